@@ -1,0 +1,70 @@
+"""The ``receipt-lightning`` command: a thin dispatcher.
+
+Each sub-command lives in ``receipt_lightning/commands/<module>.py`` and exposes
+``add_arguments(parser)`` and ``run(args) -> int``. Those modules import only the standard
+library at module level, so ``receipt-lightning --help`` never imports torch; heavy imports
+happen inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# command name -> (module under receipt_lightning.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "predict": ("predict", "extract fields from receipts with a trained checkpoint"),
+    "evaluate": ("evaluate", "score predictions against SROIE-style keys (task-3 F1)"),
+    "label-bound": ("label_bound", "upper bound of weak labelling: F1 of decoding the gold labels"),
+    "submit-job": ("submit_job", "put a training job on the queue"),
+    "start-worker": ("start_worker", "run a worker that takes jobs from the queue"),
+    "job-status": ("job_status", "show a job's status"),
+    "job-details": ("job_details", "show a job's attempts, metrics, log events and cost"),
+    "sweep-status": ("sweep_status", "show a sweep's trials, counts by status and the best one"),
+    "dev-stack": ("dev_stack", "run a local AWS stand-in (moto) with the project's queues and tables"),
+    "bench": ("bench", "compare training throughput with a plain transformers.Trainer"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="receipt-lightning",
+        description="Fine-tune LayoutLM on receipts and run training as fault-tolerant Spot jobs. "
+        "Training itself: python -m receipt_lightning.train +experiment=NAME",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        cmd = importlib.import_module(f"receipt_lightning.commands.{module}")
+        p = sub.add_parser(name, help=help_text, description=(cmd.__doc__ or help_text).strip())
+        cmd.add_arguments(p)
+        p.set_defaults(_module=cmd)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from receipt_lightning.errors import EXIT_FAILED, EXIT_USAGE, ReceiptLightningError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args._module.run(args) or 0)
+    except ReceiptLightningError as err:
+        # Our own errors already say what and where: one line, no traceback.
+        print(f"receipt-lightning {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
