@@ -12,6 +12,9 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+# Failed in a way retrying cannot fix (bad config, missing dataset, bad input): the worker
+# marks the job FAILED at once instead of retrying.
+EXIT_FATAL = 3
 # "Interrupted, resumable": distinct from success and from any failure code; 75 is EX_TEMPFAIL
 # in sysexits.h ("temporary failure, the user is invited to retry").
 EXIT_INTERRUPTED = 75

@@ -1,0 +1,62 @@
+"""Choosing and loading a data source's train/validation receipts (``data.source``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from receipt_lightning.data.receipt import Receipt
+from receipt_lightning.errors import InputError
+
+SOURCES = ("synthetic", "sroie", "jsonl")
+
+
+def detect_source(root: str | Path) -> str:
+    """What format a dataset directory holds: SROIE (box/ + key/) or JSONL files."""
+    root = Path(root)
+    if (root / "box").is_dir():
+        return "sroie"
+    if root.is_file() and root.suffix == ".jsonl" or any(root.glob("*.jsonl")):
+        return "jsonl"
+    raise InputError("not a dataset directory: expected box/ + key/ (SROIE) or *.jsonl files", source=str(root))
+
+
+def _jsonl_split_file(root: Path, split: str) -> Path:
+    for name in (f"{split}.jsonl", f"{'validation' if split == 'val' else split}.jsonl"):
+        if (root / name).is_file():
+            return root / name
+    raise InputError(f"no {split}.jsonl in the dataset directory", source=str(root))
+
+
+def load_split(
+    source: str,
+    split: str,
+    fields: Sequence[str],
+    *,
+    root: str | None = None,
+    n: int | None = None,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+) -> list[Receipt]:
+    """The receipts of ``split`` ("train" or "val") from ``source``."""
+    if source == "synthetic":
+        from receipt_lightning.data.synthetic import generate_receipts
+
+        # Distinct seeds per split so validation receipts are never training receipts.
+        return generate_receipts(n or 0, seed=seed * 2 + (0 if split == "train" else 1), fields=fields)
+    if not root:
+        raise InputError(f"data.root is required for data source {source!r}", source="data.root")
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise InputError("dataset path does not exist", source=str(path))
+    if source == "sroie":
+        from receipt_lightning.data.sroie import list_sroie_ids, load_sroie, sroie_split
+
+        train_ids, val_ids = sroie_split(list_sroie_ids(path), val_fraction=val_fraction)
+        return load_sroie(path, ids=train_ids if split == "train" else val_ids, fields=fields)
+    if source == "jsonl":
+        from receipt_lightning.data.jsonl import load_jsonl
+
+        file = path if path.is_file() else _jsonl_split_file(path, split)
+        return load_jsonl(file, fields=fields)
+    raise InputError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}", source="data.source")

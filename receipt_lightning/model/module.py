@@ -1,0 +1,132 @@
+"""``ReceiptTokenClassifier``: LayoutLM token classification as a LightningModule."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.utilities.types import OptimizerLRScheduler
+from typing_extensions import override
+
+from receipt_lightning.model.backbone import build_model, model_from_config
+from receipt_lightning.model.metrics import EntityF1
+from receipt_lightning.model.optim import build_optimizer, linear_warmup_decay
+
+
+class ReceiptTokenClassifier(L.LightningModule):
+    """Word-level BIO tagging of receipt fields.
+
+    Hyperparameters are saved as plain containers (checkpoints load with ``weights_only=True``)
+    and include the backbone's full config (``hf_config``), the label list and the tokenizer
+    spec, so a checkpoint rebuilds its model with no download.
+    """
+
+    def __init__(
+        self,
+        label_list: Sequence[str],
+        backbone: Mapping[str, Any],
+        tokenizer: str,
+        learning_rate: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        adam_eps: float = 1e-8,
+        label_smoothing: float = 0.0,
+        head_lr_multiplier: float = 1.0,
+        optimizer_impl: str = "foreach",
+        hf_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        backbone = dict(backbone)
+        if hf_config is not None:  # rebuilt from a checkpoint: architecture only, weights follow
+            self.model = model_from_config(hf_config)
+        else:
+            self.model = build_model(list(label_list), **backbone)
+            hf_config = json.loads(self.model.config.to_json_string())
+        self.save_hyperparameters(
+            {
+                "label_list": list(label_list),
+                "backbone": backbone,
+                "tokenizer": tokenizer,
+                "learning_rate": float(learning_rate),
+                "weight_decay": float(weight_decay),
+                "warmup_ratio": float(warmup_ratio),
+                "adam_eps": float(adam_eps),
+                "label_smoothing": float(label_smoothing),
+                "head_lr_multiplier": float(head_lr_multiplier),
+                "optimizer_impl": optimizer_impl,
+                "hf_config": hf_config,
+            }
+        )
+        self.label_list = list(label_list)
+        self.val_entity = EntityF1(self.label_list)
+        self._val_word_probs: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    @override
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        out = self.model(
+            input_ids=batch["input_ids"], bbox=batch["bbox"], attention_mask=batch["attention_mask"]
+        )
+        return out.logits
+
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(
+            logits.view(-1, logits.size(-1)),
+            labels.view(-1),
+            ignore_index=-100,
+            label_smoothing=self.hparams.label_smoothing,
+        )
+
+    @override
+    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(self(batch), batch["labels"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
+        return loss
+
+    @override
+    def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+        logits = self(batch)
+        loss = self._loss(logits, batch["labels"])
+        self.log("val/loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
+        self.val_entity.update(logits.argmax(-1), batch["labels"])
+        # Keep per-word probabilities so the epoch end can merge windows and decode fields.
+        probs = logits.float().softmax(-1).cpu().numpy()
+        for row, r_idx in enumerate(batch["receipt_index"].tolist()):
+            self._val_word_probs.setdefault(r_idx, []).append(
+                (batch["word_index"][row].cpu().numpy(), probs[row])
+            )
+
+    @override
+    def on_validation_epoch_end(self) -> None:
+        scores = self.val_entity.compute()
+        self.val_entity.reset()
+        for name, value in scores.items():
+            self.log(f"val/{name}", value, prog_bar=name == "f1")
+        collected, self._val_word_probs = self._val_word_probs, {}
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        receipts = getattr(dm, "val_receipts", None)
+        if self.trainer.sanity_checking or not receipts or not collected:
+            return
+        from receipt_lightning.model.field_scores import field_scores
+
+        fields = field_scores(receipts, collected, self.label_list)
+        for name, value in fields.items():
+            self.log(f"val/{name}", float(value))
+
+    @override
+    def configure_optimizers(self) -> OptimizerLRScheduler:
+        hp = self.hparams
+        optimizer = build_optimizer(
+            self.model,
+            lr=hp.learning_rate,
+            weight_decay=hp.weight_decay,
+            eps=hp.adam_eps,
+            head_lr_multiplier=hp.head_lr_multiplier,
+            impl=hp.optimizer_impl,
+        )
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = linear_warmup_decay(optimizer, int(hp.warmup_ratio * total), total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

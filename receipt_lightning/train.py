@@ -1,0 +1,196 @@
+"""Training entry point: ``python -m receipt_lightning.train +experiment=NAME [key=value ...]``.
+
+The whole object graph is built here, in one place, Trainer last. Exit codes (a contract with
+the worker, see ``receipt_lightning.errors``): 0 done, 75 interrupted and resumable (Spot
+notice or SIGTERM, after a durable checkpoint), 3 fatal (bad config or input; retrying cannot
+help), 1 any other failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from receipt_lightning.errors import (
+    EXIT_FAILED,
+    EXIT_FATAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    FatalError,
+    JobInterrupted,
+)
+from receipt_lightning.runs import SUMMARY_FILE, new_run_id, plain_metrics, weights_sha256, write_json_atomic
+
+log = logging.getLogger("receipt_lightning.train")
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+_exit_code = EXIT_OK
+
+
+def compose_config(overrides: Sequence[str], config_name: str = "train") -> DictConfig:
+    """The config a run with these overrides would get (used by the worker to vet jobs)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="compose"):
+        return compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+
+
+@dataclass
+class Graph:
+    datamodule: Any
+    model: Any
+    trainer: Any
+    checkpoint_io: Any
+    spot: Any
+    throughput: Any
+    resume_from: str | None
+    extra: dict = field(default_factory=dict)
+
+
+def build_graph(cfg: DictConfig) -> Graph:
+    import lightning as L
+    import torch
+    from hydra.utils import instantiate
+
+    from receipt_lightning.checkpointing import build_checkpointing, find_resume_checkpoint
+    from receipt_lightning.model.backbone import load_tokenizer
+    from receipt_lightning.plugins.spot import build_spot_callback
+    from receipt_lightning.plugins.throughput import ThroughputCallback
+
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    tokenizer = load_tokenizer(cfg.model.tokenizer)
+    datamodule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all")
+    datamodule.setup("fit")  # loads and tokenises once; also sizes the schedule below
+    model = instantiate(cfg.model, label_list=datamodule.label_list, _convert_="all")
+
+    checkpoint_io, ckpt_callbacks = build_checkpointing(
+        OmegaConf.to_container(cfg.checkpoint, resolve=True), cfg.paths.checkpoint_dir
+    )
+    spot = build_spot_callback(OmegaConf.to_container(cfg.spot, resolve=True))
+    throughput = ThroughputCallback()
+    callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
+    callbacks += [*ckpt_callbacks, spot, throughput]
+    loggers = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
+
+    trainer_kwargs: dict[str, Any] = {}
+    if cfg.trainer.get("max_steps", -1) == -1 and not cfg.trainer.get("fast_dev_run"):
+        # Stop on a step count so a run resumed from the last batch of an epoch stops where an
+        # uninterrupted run would.
+        trainer_kwargs["max_steps"] = int(cfg.trainer.max_epochs) * datamodule.steps_per_epoch()
+    trainer = instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        plugins=[checkpoint_io],
+        default_root_dir=cfg.paths.run_dir,
+        **trainer_kwargs,
+    )
+    resume_from = None if cfg.trainer.get("fast_dev_run") else find_resume_checkpoint(cfg.paths.checkpoint_dir)
+    return Graph(datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from)
+
+
+def summarize(cfg: DictConfig, graph: Graph, status: str, started: float, **extra: Any) -> dict[str, Any]:
+    trainer = graph.trainer
+    ckpt = trainer.checkpoint_callback
+    summary = {
+        "run_id": cfg.run_id,
+        "status": status,
+        "global_step": int(trainer.global_step),
+        "epoch": int(trainer.current_epoch),
+        "last_checkpoint": getattr(ckpt, "last_model_path", None) or None,
+        "best_checkpoint": getattr(ckpt, "best_model_path", None) or None,
+        "best_score": float(ckpt.best_model_score) if getattr(ckpt, "best_model_score", None) is not None else None,
+        "metrics": plain_metrics(trainer.callback_metrics),
+        "weights_sha256": weights_sha256(graph.model.state_dict()),
+        "wall_time_s": round(time.time() - started, 3),
+        "resumed_from": graph.resume_from,
+        **graph.throughput.summary(),
+        **extra,
+    }
+    from receipt_lightning.checkpointing import resume_info
+
+    if graph.resume_from:
+        summary["resume"] = resume_info(cfg.paths.run_dir, graph.resume_from)
+    if getattr(graph.spot, "interruption", None):
+        summary["interruption"] = graph.spot.interruption
+    write_json_atomic(Path(cfg.paths.run_dir) / SUMMARY_FILE, summary)
+    return summary
+
+
+def run(cfg: DictConfig) -> int:
+    """Fit one run; returns the process exit code."""
+    started = time.time()
+    run_dir = Path(cfg.paths.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    log.info("run %s in %s", cfg.run_id, run_dir)
+    try:
+        graph = build_graph(cfg)
+    except FatalError as err:
+        log.error("%s", err)
+        return EXIT_FATAL
+    if graph.resume_from:
+        log.info("resuming from %s", graph.resume_from)
+    try:
+        graph.trainer.fit(graph.model, datamodule=graph.datamodule, ckpt_path=graph.resume_from)
+        extra = {}
+        if cfg.validate_at_end and not cfg.trainer.get("fast_dev_run"):
+            results = graph.trainer.validate(graph.model, datamodule=graph.datamodule, verbose=False)
+            extra["final_validation"] = plain_metrics(results[0]) if results else {}
+    except JobInterrupted as stop:
+        log.warning("interrupted (%s): checkpoint durable, exiting %d to be resumed", stop.reason, EXIT_INTERRUPTED)
+        summarize(cfg, graph, "INTERRUPTED", started)
+        return EXIT_INTERRUPTED
+    except FatalError as err:
+        log.error("%s", err)
+        summarize(cfg, graph, "FAILED", started, error=str(err))
+        return EXIT_FATAL
+    summary = summarize(cfg, graph, "COMPLETED", started, **extra)
+    log.info(
+        "done: step %d, val/f1 %s, weights %s",
+        summary["global_step"], summary["metrics"].get("val/f1"), summary["weights_sha256"][:12],
+    )  # fmt: skip
+    return EXIT_OK
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+def hydra_entry(cfg: DictConfig) -> None:
+    global _exit_code
+    code = run(cfg)
+    # Multirun with the basic launcher: one failed job does not hide another's failure.
+    _exit_code = code if _exit_code == EXIT_OK else _exit_code
+
+
+def with_run_id(argv: list[str]) -> list[str]:
+    """Give the run a ``run_id`` unless the command line does: a new one for a single run,
+    ``<sweep base>-<job number>`` for each job of a local multirun."""
+    if any(a.startswith(("run_id=", "+run_id=")) for a in argv):
+        return argv
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    if any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
+        return argv
+    base = new_run_id()
+    if multirun:
+        return [*argv, f"run_id={base}-${{hydra:job.num}}"]
+    print(f"run_id={base}", flush=True)
+    return [*argv, f"run_id={base}"]
+
+
+def main() -> None:
+    sys.argv = [sys.argv[0], *with_run_id(sys.argv[1:])]
+    hydra_entry()
+    sys.exit(_exit_code)
+
+
+if __name__ == "__main__":
+    main()
