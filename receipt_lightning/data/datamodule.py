@@ -44,6 +44,8 @@ class ReceiptDataModule(L.LightningDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__()
+        # Saved in checkpoints (plain values), so prediction windows receipts the same way.
+        self.save_hyperparameters(ignore=["tokenizer"])
         self.tokenizer = tokenizer
         self.source = source
         self.fields = list(fields)
@@ -67,7 +69,13 @@ class ReceiptDataModule(L.LightningDataModule):
 
     def _load(self, split: str, n: int | None) -> list[Receipt]:
         receipts = load_split(
-            self.source, split, self.fields, root=self.root, n=n, seed=self.seed, val_fraction=self.val_fraction
+            self.source,
+            split,
+            self.fields,
+            root=self.root,
+            n=n,
+            seed=self.seed,
+            val_fraction=self.val_fraction,
         )
         if self.max_samples is not None and split == "train":
             receipts = receipts[: self.max_samples]

@@ -70,10 +70,44 @@ def layoutlm_config(label_list: Sequence[str], **sizes: Any):
     )
 
 
+def sinusoidal_table(n_positions: int, dim: int, std: float = 0.02):
+    """Transformer-style sin/cos table scaled to ``std`` per entry.
+
+    Used to start the 2-D box embeddings: nearby coordinates get similar vectors and an offset
+    is a fixed rotation, so "same line" and "right of" are easy to learn from a few hundred
+    receipts. Randomly initialised, every coordinate (0..1000) must be learned on its own.
+    """
+    import math
+
+    import torch
+
+    pos = torch.arange(n_positions, dtype=torch.float32)[:, None]
+    # Wavelengths from 4 to ~4000 grid units (the page is 1000 wide).
+    freqs = torch.exp(-math.log(1000.0) * torch.arange(0, dim, 2, dtype=torch.float32) / dim) * (math.pi / 2)
+    table = torch.zeros(n_positions, dim)
+    table[:, 0::2] = torch.sin(pos * freqs)
+    table[:, 1::2] = torch.cos(pos * freqs[: dim // 2])
+    return table * (std * math.sqrt(2.0))
+
+
+def init_box_embeddings(model, how: str) -> None:
+    """``how``: "sinusoidal" (see ``sinusoidal_table``) or "random" (transformers' default)."""
+    import torch
+
+    if how == "random":
+        return
+    if how != "sinusoidal":
+        raise FatalError(f"model.backbone.box_init must be sinusoidal or random, got {how!r}")
+    emb = model.layoutlm.embeddings
+    with torch.no_grad():
+        for name in ("x", "y", "h", "w"):
+            table = getattr(emb, f"{name}_position_embeddings").weight
+            table.copy_(sinusoidal_table(table.size(0), table.size(1)))
+
+
 def _minilm_model(label_list: Sequence[str], overrides: Mapping[str, Any]):
     import json
 
-    import torch
     from safetensors.torch import load_file
     from transformers import LayoutLMForTokenClassification
 
@@ -93,21 +127,28 @@ def _minilm_model(label_list: Sequence[str], overrides: Mapping[str, Any]):
     fresh = [k for k in missing if not any(s in k for s in ("position_embeddings", "pooler", "classifier"))]
     if fresh or unexpected:
         raise FatalError(f"MiniLM weights do not fit LayoutLM: missing {fresh}, unexpected {unexpected}")
-    with torch.no_grad():
-        # Start the 2-D embeddings small so the pretrained text features dominate early steps.
-        for name in ("x", "y", "h", "w"):
-            getattr(model.layoutlm.embeddings, f"{name}_position_embeddings").weight.mul_(0.1)
     return model
 
 
-def build_model(label_list: Sequence[str], kind: str, name_or_path: str | None = None, **sizes: Any):
-    """A ``LayoutLMForTokenClassification`` with a label head sized from ``label_list``."""
+def build_model(
+    label_list: Sequence[str],
+    kind: str,
+    name_or_path: str | None = None,
+    box_init: str = "sinusoidal",
+    **sizes: Any,
+):
+    """A ``LayoutLMForTokenClassification`` with a label head sized from ``label_list``.
+    ``box_init`` applies to fresh 2-D embeddings (kinds random and minilm)."""
     from transformers import LayoutLMForTokenClassification
 
     if kind == "random":
-        return LayoutLMForTokenClassification(layoutlm_config(label_list, **sizes))
+        model = LayoutLMForTokenClassification(layoutlm_config(label_list, **sizes))
+        init_box_embeddings(model, box_init)
+        return model
     if kind == "minilm":
-        return _minilm_model(label_list, sizes)
+        model = _minilm_model(label_list, sizes)
+        init_box_embeddings(model, box_init)
+        return model
     if kind == "pretrained":
         if not name_or_path:
             raise FatalError("model.backbone.name_or_path is required for kind=pretrained")

@@ -47,12 +47,12 @@ def field_scores(
     predictions = decode_all(receipts, keyed, label_list)
     truth = {receipts[i].id: dict(receipts[i].fields or {}) for i in keyed}
     fields = sorted({lab.split("-", 1)[1] for lab in label_list if lab != "O"})
-    result = score(predictions, truth, fields=fields)
+    exact = score(predictions, truth, fields=fields)["exact"]
     out = {
-        "field_f1": result["f1"],
-        "field_precision": result["precision"],
-        "field_recall": result["recall"],
+        "field_f1": exact["f1"],
+        "field_precision": exact["precision"],
+        "field_recall": exact["recall"],
     }
-    for name, acc in result.get("per_field", {}).items():
-        out[f"field_acc/{name}"] = acc
+    for name, block in exact["per_field"].items():
+        out[f"field_acc/{name}"] = block["accuracy"]
     return out

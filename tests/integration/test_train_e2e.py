@@ -1,0 +1,116 @@
+"""End to end through the real entry point: train -> summary.json -> predict -> evaluate, and
+the one-line errors a user sees for bad overrides."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+
+
+def run_cli(args: list[str], tmp_path: Path, timeout: int = 600, module: str = "receipt_lightning.train"):
+    env = dict(os.environ, OMP_NUM_THREADS="1", RL_SHARED_ROOT=str(tmp_path), HYDRA_FULL_ERROR="0")
+    env.pop("AWS_ENDPOINT_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+TINY = [
+    "data.n_train=24",
+    "data.n_val=8",
+    "trainer.max_epochs=2",
+    "data.batch_size=8",
+    "trainer.enable_progress_bar=false",
+]
+
+
+def test_train_predict_evaluate(tmp_path):
+    proc = run_cli(["+experiment=smoke", "run_id=e2e", *TINY], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "runs" / "e2e"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["run_id"] == "e2e" and summary["status"] == "COMPLETED"
+    assert summary["global_step"] == 2 * 3  # 24 receipts / batch 8 x 2 epochs
+    assert len(summary["weights_sha256"]) == 64
+    assert summary["train_samples_per_s"] > 0
+    assert "val/f1" in summary["metrics"]
+    assert (run_dir / "config.yaml").is_file()
+    ckpt = summary["last_checkpoint"] or summary["best_checkpoint"]
+    assert ckpt and Path(ckpt).is_file()
+
+    # A JSONL file of receipts with key values, to predict on and score against.
+    from receipt_lightning.data.jsonl import write_jsonl
+    from receipt_lightning.data.synthetic import generate_receipts
+
+    receipts = generate_receipts(5, seed=99)
+    write_jsonl(receipts, tmp_path / "new.jsonl")
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    for r in receipts:
+        (truth / f"{r.id}.json").write_text(json.dumps(r.fields))
+    out = tmp_path / "pred"
+    proc = run_cli(
+        ["predict", "--checkpoint", ckpt, "--input", str(tmp_path / "new.jsonl"), "--output", str(out)],
+        tmp_path,
+        module="receipt_lightning.cli",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.stem for p in out.glob("*.json")) == sorted(r.id for r in receipts)
+    for p in out.glob("*.json"):
+        assert set(json.loads(p.read_text())) <= {"company", "date", "address", "total"}
+    proc = run_cli(
+        ["evaluate", "--predictions", str(out), "--ground-truth", str(truth), "--json"],
+        tmp_path,
+        module="receipt_lightning.cli",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "f1" in proc.stdout
+
+
+def test_rerun_of_finished_run_resumes_and_keeps_weights(tmp_path):
+    args = ["+experiment=smoke", "run_id=again", *TINY]
+    first = run_cli(args, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    sha = json.loads((tmp_path / "runs/again/summary.json").read_text())["weights_sha256"]
+    second = run_cli(args, tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs/again/summary.json").read_text())
+    assert summary["resumed_from"], "the second start must find the first run's checkpoint"
+    assert summary["weights_sha256"] == sha
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_fast_dev_run(tmp_path, experiment, request):
+    args = [f"+experiment={experiment}", "run_id=fdr", "trainer.fast_dev_run=true", "data.n_train=8", "data.n_val=4"]
+    if "sroie" in experiment:
+        args.append(f"data.root={request.getfixturevalue('sroie_dir')}")
+    proc = run_cli(args, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("model=layoutlm_nope", "layoutlm_nope"),
+        ("trainer.max_epoch=3", "max_epoch"),
+        ("data=sroie", "data.root"),
+    ],
+)
+def test_bad_overrides_give_one_clear_line(tmp_path, override, expected):
+    proc = run_cli(["run_id=bad", override], tmp_path, timeout=120)
+    assert proc.returncode != 0
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stderr
