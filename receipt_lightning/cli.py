@@ -28,7 +28,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser; only ``command``'s module is imported (to add its arguments), so
+    ``--help`` and each sub-command start fast."""
     parser = argparse.ArgumentParser(
         prog="receipt-lightning",
         description="Fine-tune LayoutLM on receipts and run training as fault-tolerant Spot jobs. "
@@ -37,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=help_text)
+            continue
         cmd = importlib.import_module(f"receipt_lightning.commands.{module}")
         p = sub.add_parser(name, help=help_text, description=(cmd.__doc__ or help_text).strip())
         cmd.add_arguments(p)
@@ -44,10 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_name(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     from receipt_lightning.errors import EXIT_FAILED, EXIT_USAGE, ReceiptLightningError
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_name(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

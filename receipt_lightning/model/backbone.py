@@ -90,8 +90,10 @@ def sinusoidal_table(n_positions: int, dim: int, std: float = 0.02):
     return table * (std * math.sqrt(2.0))
 
 
-def init_box_embeddings(model, how: str) -> None:
-    """``how``: "sinusoidal" (see ``sinusoidal_table``) or "random" (transformers' default)."""
+def init_box_embeddings(model, how: str, include_1d: bool = False) -> None:
+    """``how``: "sinusoidal" (see ``sinusoidal_table``) or "random" (transformers' default).
+    ``include_1d`` also starts the 1-D token position table that way (random-init models only:
+    a pretrained text encoder brings its own)."""
     import torch
 
     if how == "random":
@@ -100,8 +102,9 @@ def init_box_embeddings(model, how: str) -> None:
         raise FatalError(f"model.backbone.box_init must be sinusoidal or random, got {how!r}")
     emb = model.layoutlm.embeddings
     with torch.no_grad():
-        for name in ("x", "y", "h", "w"):
-            table = getattr(emb, f"{name}_position_embeddings").weight
+        names = ["x_position_embeddings", "y_position_embeddings", "h_position_embeddings", "w_position_embeddings"]
+        for name in names + (["position_embeddings"] if include_1d else []):
+            table = getattr(emb, name).weight
             table.copy_(sinusoidal_table(table.size(0), table.size(1)))
 
 
@@ -143,7 +146,7 @@ def build_model(
 
     if kind == "random":
         model = LayoutLMForTokenClassification(layoutlm_config(label_list, **sizes))
-        init_box_embeddings(model, box_init)
+        init_box_embeddings(model, box_init, include_1d=True)
         return model
     if kind == "minilm":
         model = _minilm_model(label_list, sizes)
