@@ -27,7 +27,14 @@ from receipt_lightning.errors import (
     FatalError,
     JobInterrupted,
 )
-from receipt_lightning.runs import SUMMARY_FILE, new_run_id, plain_metrics, weights_sha256, write_json_atomic
+from receipt_lightning.runs import (
+    SUMMARY_FILE,
+    new_run_id,
+    plain_metrics,
+    read_summary,
+    weights_sha256,
+    write_json_atomic,
+)
 
 log = logging.getLogger("receipt_lightning.train")
 
@@ -40,7 +47,7 @@ def compose_config(overrides: Sequence[str], config_name: str = "train") -> Dict
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="compose"):
-        return compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+        return compose(config_name=config_name, overrides=normalize_overrides(overrides), return_hydra_config=True)
 
 
 @dataclass
@@ -95,30 +102,56 @@ def build_graph(cfg: DictConfig) -> Graph:
         default_root_dir=cfg.paths.run_dir,
         **trainer_kwargs,
     )
-    resume_from = None if cfg.trainer.get("fast_dev_run") else find_resume_checkpoint(cfg.paths.checkpoint_dir)
+    resume_from = (
+        None if cfg.trainer.get("fast_dev_run") else find_resume_checkpoint(cfg.paths.checkpoint_dir)
+    )
     return Graph(datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from)
 
 
-def summarize(cfg: DictConfig, graph: Graph, status: str, started: float, **extra: Any) -> dict[str, Any]:
+def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
+    """A checkpoint of the finished run (unless the cadence just wrote this step), so predict
+    gets the final weights and starting the run again resumes into "already done"."""
+    from receipt_lightning.checkpointing import FILENAME
+
     trainer = graph.trainer
-    ckpt = trainer.checkpoint_callback
+    if cfg.trainer.get("fast_dev_run"):
+        return None
+    path = Path(cfg.paths.checkpoint_dir) / (FILENAME.format(step=trainer.global_step) + ".ckpt")
+    if not path.exists():
+        trainer.save_checkpoint(str(path))
+    drain = getattr(graph.checkpoint_io, "drain", None)
+    if drain is not None:
+        drain()  # durable before summary.json says COMPLETED
+    return str(path)
+
+
+def summarize(cfg: DictConfig, graph: Graph, status: str, started: float, **extra: Any) -> dict[str, Any]:
+    from receipt_lightning.checkpointing import find_resume_checkpoint, resume_info
+
+    trainer = graph.trainer
+    best = next((c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)), None)
+    best_score = getattr(best, "best_model_score", None)
+    last = find_resume_checkpoint(cfg.paths.checkpoint_dir)
+    metrics = plain_metrics(trainer.callback_metrics)
+    previous = read_summary(cfg.paths.run_dir)
+    if not metrics and previous:  # resumed into an already finished run: nothing was re-measured
+        metrics = previous.get("metrics", {})
     summary = {
         "run_id": cfg.run_id,
         "status": status,
         "global_step": int(trainer.global_step),
         "epoch": int(trainer.current_epoch),
-        "last_checkpoint": getattr(ckpt, "last_model_path", None) or None,
-        "best_checkpoint": getattr(ckpt, "best_model_path", None) or None,
-        "best_score": float(ckpt.best_model_score) if getattr(ckpt, "best_model_score", None) is not None else None,
-        "metrics": plain_metrics(trainer.callback_metrics),
+        "last_checkpoint": str(Path(last).resolve()) if last else None,
+        "best_checkpoint": str(Path(best.best_model_path).resolve()) if best and best.best_model_path else None,
+        "best_score": float(best_score) if best_score is not None else None,
+        "monitor": best.monitor if best is not None else None,
+        "metrics": metrics,
         "weights_sha256": weights_sha256(graph.model.state_dict()),
         "wall_time_s": round(time.time() - started, 3),
         "resumed_from": graph.resume_from,
         **graph.throughput.summary(),
         **extra,
     }
-    from receipt_lightning.checkpointing import resume_info
-
     if graph.resume_from:
         summary["resume"] = resume_info(cfg.paths.run_dir, graph.resume_from)
     if getattr(graph.spot, "interruption", None):
@@ -143,18 +176,27 @@ def run(cfg: DictConfig) -> int:
         log.info("resuming from %s", graph.resume_from)
     try:
         graph.trainer.fit(graph.model, datamodule=graph.datamodule, ckpt_path=graph.resume_from)
+        save_final_checkpoint(cfg, graph)
         extra = {}
         if cfg.validate_at_end and not cfg.trainer.get("fast_dev_run"):
             results = graph.trainer.validate(graph.model, datamodule=graph.datamodule, verbose=False)
             extra["final_validation"] = plain_metrics(results[0]) if results else {}
     except JobInterrupted as stop:
-        log.warning("interrupted (%s): checkpoint durable, exiting %d to be resumed", stop.reason, EXIT_INTERRUPTED)
+        log.warning(
+            "interrupted (%s): checkpoint durable, exiting %d to be resumed", stop.reason, EXIT_INTERRUPTED
+        )
         summarize(cfg, graph, "INTERRUPTED", started)
         return EXIT_INTERRUPTED
     except FatalError as err:
         log.error("%s", err)
         summarize(cfg, graph, "FAILED", started, error=str(err))
         return EXIT_FATAL
+    except Exception as err:
+        # Any other failure: the traceback goes to the log (the worker records its tail) and
+        # summary.json says FAILED, so the run's record is never left at RUNNING.
+        log.exception("training failed")
+        summarize(cfg, graph, "FAILED", started, error=f"{type(err).__name__}: {err}")
+        return EXIT_FAILED
     summary = summarize(cfg, graph, "COMPLETED", started, **extra)
     log.info(
         "done: step %d, val/f1 %s, weights %s",
@@ -169,6 +211,13 @@ def hydra_entry(cfg: DictConfig) -> None:
     code = run(cfg)
     # Multirun with the basic launcher: one failed job does not hide another's failure.
     _exit_code = code if _exit_code == EXIT_OK else _exit_code
+
+
+def normalize_overrides(argv: Sequence[str]) -> list[str]:
+    """``+experiment=X`` and ``experiment=X`` both select an experiment: the defaults list ends
+    with an ``experiment: null`` slot (so that experiments override everything), and Hydra
+    would otherwise refuse the ``+`` form as a second value for that slot."""
+    return [a.replace("+experiment=", "experiment=", 1) if a.startswith("+experiment=") else a for a in argv]
 
 
 def with_run_id(argv: list[str]) -> list[str]:
@@ -187,7 +236,7 @@ def with_run_id(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    sys.argv = [sys.argv[0], *with_run_id(sys.argv[1:])]
+    sys.argv = [sys.argv[0], *with_run_id(normalize_overrides(sys.argv[1:]))]
     hydra_entry()
     sys.exit(_exit_code)
 

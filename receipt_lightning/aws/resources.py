@@ -22,6 +22,8 @@ ENV_TO_OUTPUT: dict[str, str] = {
     "RL_SWEEPS_TABLE": "SweepsTable",
     "RL_EFS_ID": "FileSystemId",
     "RL_SHARED_ROOT": "SharedRoot",
+    "RL_EFS_AP_DATASETS": "DatasetsAccessPointId",
+    "RL_EFS_AP_RUNS": "RunsAccessPointId",
 }
 
 PRIORITIES: tuple[str, ...] = ("high", "normal", "low")
