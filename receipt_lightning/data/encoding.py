@@ -110,7 +110,9 @@ def encode_receipt(
     return windows
 
 
-def merge_word_probs(n_words: int, n_labels: int, window_probs: Sequence[tuple[Sequence[int], np.ndarray]]) -> np.ndarray:
+def merge_word_probs(
+    n_words: int, n_labels: int, window_probs: Sequence[tuple[Sequence[int], np.ndarray]]
+) -> np.ndarray:
     """Average per-word label probabilities over the windows that saw each word.
 
     ``window_probs``: (word_index per token, probs [tokens, n_labels]) for each window of one

@@ -18,7 +18,9 @@ def detect_source(root: str | Path) -> str:
         return "sroie"
     if root.is_file() and root.suffix == ".jsonl" or any(root.glob("*.jsonl")):
         return "jsonl"
-    raise InputError("not a dataset directory: expected box/ + key/ (SROIE) or *.jsonl files", source=str(root))
+    raise InputError(
+        "not a dataset directory: expected box/ + key/ (SROIE) or *.jsonl files", source=str(root)
+    )
 
 
 def _jsonl_split_file(root: Path, split: str) -> Path:
@@ -59,4 +61,6 @@ def load_split(
 
         file = path if path.is_file() else _jsonl_split_file(path, split)
         return load_jsonl(file, fields=fields)
-    raise InputError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}", source="data.source")
+    raise InputError(
+        f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}", source="data.source"
+    )

@@ -1,0 +1,24 @@
+"""``HFStepClock``: wall-clock time at the end of every optimizer step of a ``transformers.Trainer``."""
+
+from __future__ import annotations
+
+import time
+
+from transformers import TrainerCallback
+
+
+class HFStepClock(TrainerCallback):
+    """Records ``perf_counter`` at each ``on_step_end`` (seconds); batch sizes come from the
+    collator, which sees batches in step order."""
+
+    def __init__(self) -> None:
+        self.step_ends: list[float] = []
+        self.threads = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        import torch
+
+        self.threads = torch.get_num_threads()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.step_ends.append(time.perf_counter())

@@ -1,0 +1,74 @@
+"""Admit a job on the worker: validate its overrides, resolve its dataset, compose and vet.
+
+Everything here runs before a lease is taken or a trainer started; any refusal is a
+``PoisonMessage`` whose text is recorded on the job and on the dead-letter message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from receipt_lightning.jobs.messages import JobMessage, PoisonMessage
+from receipt_lightning.jobs.overrides import check_targets, compose, validate_overrides
+
+# Targets Hydra's own node may name (launchers, sweepers, job logging), never settable by a job.
+HYDRA_TARGET_PREFIXES: tuple[str, ...] = ("hydra.", "hydra_plugins.", "logging.")
+
+
+def detect_format(path: Path) -> str:
+    """The data group option for a dataset directory: sroie (box/*.csv) or jsonl (train.jsonl)."""
+    if (path / "box").is_dir():
+        return "sroie"
+    if (path / "train.jsonl").is_file():
+        return "jsonl"
+    raise PoisonMessage(f"dataset directory {path} holds neither box/ (SROIE) nor train.jsonl (JSONL)")
+
+
+def dataset_overrides(msg: JobMessage, root: Path) -> list[str]:
+    """``data=<format> data.root=<root>/datasets/<name>`` for a job naming a dataset; a missing
+    dataset is fatal at once (no retry can make it appear)."""
+    if msg.dataset is None:
+        return []
+    if "/" in msg.dataset or msg.dataset.startswith("."):
+        raise PoisonMessage(f"dataset {msg.dataset!r} must be one directory name under datasets/")
+    path = root / "datasets" / msg.dataset
+    if not path.is_dir():
+        raise PoisonMessage(f"dataset {msg.dataset!r} not found: no directory {path}")
+    fmt = msg.data_format or detect_format(path)
+    chosen = [o for o in msg.overrides if o.startswith("data=")]
+    head = [] if chosen else [f"data={fmt}"]
+    return [*head, f"data.root={path}"]
+
+
+def admit(
+    msg: JobMessage,
+    root: Path,
+    *,
+    compose_check: bool = True,
+    extra_keys: Iterable[str] = (),
+    worker_args: Iterable[str] = (),
+) -> list[str]:
+    """The trainer's argument list for ``msg`` (overrides, then the worker's own keys), or
+    ``PoisonMessage`` saying why the job may not run."""
+    validate_overrides(msg.overrides, extra_keys=extra_keys)
+    args = [
+        *msg.overrides,
+        *dataset_overrides(msg, root),
+        f"run_id={msg.job_id}",
+        f"paths.root={root}",
+        *worker_args,
+    ]
+    if compose_check:
+        try:
+            cfg = compose(args)
+        except Exception as err:  # noqa: BLE001 - any composition error is the job's fault: refuse it
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise PoisonMessage(f"config does not compose: {type(err).__name__}: {first}") from None
+        from omegaconf import OmegaConf
+
+        tree = OmegaConf.to_container(cfg, resolve=False)
+        hydra_node = tree.pop("hydra", None)
+        check_targets(tree)
+        check_targets(hydra_node or {}, HYDRA_TARGET_PREFIXES)
+    return args

@@ -1,0 +1,167 @@
+"""Override strings from a queue are code-adjacent: check them before Hydra ever composes them.
+
+Hydra lets an override set ``_target_`` (import and call anything), delete keys, add nodes, read
+environment variables through ``${oc.env:...}`` and redirect its own output; its block-list is no
+security boundary. So a job may only *change* keys on an allow-list and pick options of a few
+config groups, and after composing every ``_target_`` must come from an allow-listed package.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from receipt_lightning.jobs.messages import PoisonMessage
+
+# Keys a job may change (plain `key=value`), the lead's Hydra config keys.
+ALLOWED_KEYS: frozenset[str] = frozenset(
+    {
+        "data.batch_size",
+        "data.max_samples",
+        "data.num_workers",
+        "data.n_train",
+        "data.n_val",
+        "data.max_length",
+        "data.val_fraction",
+        "data.eval_batch_size",
+        "model.learning_rate",
+        "model.weight_decay",
+        "model.warmup_ratio",
+        "trainer.max_epochs",
+        "trainer.max_steps",
+        "seed",
+    }
+)
+# Config groups a job may choose, with their options when fixed; `experiment` options are the
+# files under conf/experiment/ (`experiment=NAME`, or `+experiment=NAME` where the primary config
+# does not list the group).
+ALLOWED_GROUPS: dict[str, tuple[str, ...] | None] = {
+    "data": ("synthetic", "sroie", "jsonl"),
+    "model": ("layoutlm_tiny", "layoutlm_minilm", "layoutlm_base"),
+    "trainer": ("cpu", "gpu", "ddp"),
+    "experiment": None,
+}
+ADDABLE: frozenset[str] = frozenset({"experiment"})
+# Set by the worker itself; a message that sets them is rejected, not silently overridden.
+WORKER_KEYS: frozenset[str] = frozenset({"run_id", "paths.root", "data.root", "spot.metadata_endpoint"})
+# `_target_`s a composed config may name (module path prefixes).
+TARGET_PREFIXES: tuple[str, ...] = (
+    "receipt_lightning.",
+    "lightning.pytorch.callbacks.",
+    "lightning.pytorch.loggers.",
+    "lightning.pytorch.strategies.",
+    "lightning.pytorch.plugins.",
+    "torch.optim.",
+)
+_OPTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_PRIMITIVES = (int, float, str, bool, type(None))
+
+
+def conf_dir() -> Path:
+    """The repository's Hydra config directory (conf/ next to the package)."""
+    return Path(__file__).resolve().parents[2] / "conf"
+
+
+def _options(group: str, root: Path) -> tuple[str, ...] | None:
+    fixed = ALLOWED_GROUPS[group]
+    if fixed is not None:
+        return fixed
+    folder = root / group
+    return tuple(sorted(p.stem for p in folder.glob("*.yaml"))) if folder.is_dir() else ()
+
+
+def check_override(text: str, parsed: Any, *, root: Path, extra_keys: Iterable[str] = ()) -> None:
+    """Raise ``PoisonMessage`` naming why ``text`` (parsed by Hydra as ``parsed``) is refused."""
+    from hydra.core.override_parser.types import OverrideType
+
+    key = parsed.key_or_group
+    if parsed.is_sweep_override():
+        raise PoisonMessage(f"override {text!r}: sweeps are not allowed in a job (one job per combination)")
+    if parsed.package is not None:
+        raise PoisonMessage(f"override {text!r}: package overrides (@) are not allowed")
+    if key == "hydra" or key.startswith("hydra.") or key.startswith("hydra/"):
+        raise PoisonMessage(f"override {text!r}: keys under hydra are not allowed")
+    if any(seg.startswith("_") for seg in re.split(r"[./]", key)):
+        raise PoisonMessage(
+            f"override {text!r}: '_'-prefixed keys (_target_, _partial_, ...) are not allowed"
+        )
+    if parsed.type == OverrideType.DEL:
+        raise PoisonMessage(f"override {text!r}: deleting keys (~) is not allowed")
+    if parsed.type == OverrideType.FORCE_ADD:
+        raise PoisonMessage(f"override {text!r}: force-add (++) is not allowed")
+    if parsed.type == OverrideType.ADD and key not in ADDABLE:
+        raise PoisonMessage(f"override {text!r}: adding keys (+) is allowed only for +experiment")
+    if key in WORKER_KEYS:
+        raise PoisonMessage(f"override {text!r}: {key} is set by the worker")
+    value = parsed.value()
+    if key in ALLOWED_GROUPS:
+        options = _options(key, root)
+        if not isinstance(value, str) or not _OPTION.match(value) or (options and value not in options):
+            raise PoisonMessage(
+                f"override {text!r}: {key} must be one of {', '.join(options or ('<none>',))}"
+            )
+        return
+    if key not in ALLOWED_KEYS and key not in set(extra_keys):
+        raise PoisonMessage(f"override {text!r}: key {key!r} is not on the allow-list")
+    if not isinstance(value, _PRIMITIVES):
+        raise PoisonMessage(f"override {text!r}: value must be a number, string, boolean or null")
+
+
+def validate_overrides(
+    overrides: Sequence[str], *, root: Path | None = None, extra_keys: Iterable[str] = ()
+) -> list[str]:
+    """Check every override; return them unchanged or raise ``PoisonMessage`` for the first bad one."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    root = root or conf_dir()
+    parser = OverridesParser.create()
+    seen: set[str] = set()
+    for text in overrides:
+        if not isinstance(text, str) or not text or len(text) > 1024:
+            raise PoisonMessage(f"override {text!r}: must be a non-empty string of at most 1024 characters")
+        if "${" in text or "\\$" in text:
+            raise PoisonMessage(f"override {text!r}: interpolations (${{...}}) are not allowed")
+        try:
+            parsed = parser.parse_overrides([text])[0]
+        except HydraException as err:
+            raise PoisonMessage(f"override {text!r}: cannot parse: {str(err).splitlines()[0]}") from None
+        check_override(text, parsed, root=root, extra_keys=extra_keys)
+        if parsed.key_or_group in seen:
+            raise PoisonMessage(f"override {text!r}: key {parsed.key_or_group!r} is set twice")
+        seen.add(parsed.key_or_group)
+    return list(overrides)
+
+
+def targets(node: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every (config path, ``_target_`` value) in a plain container."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "_target_":
+                found.append((path or "<root>", str(v)))
+            else:
+                found += targets(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            found += targets(v, f"{path}[{i}]")
+    return found
+
+
+def check_targets(cfg: Any, prefixes: Sequence[str] = TARGET_PREFIXES) -> None:
+    """Raise ``PoisonMessage`` if a composed config names a ``_target_`` outside ``prefixes``."""
+    from omegaconf import DictConfig, OmegaConf
+
+    tree = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
+    for where, target in targets(tree):
+        if not target.startswith(tuple(prefixes)):
+            raise PoisonMessage(f"composed config: {where}._target_={target!r} is not on the allow-list")
+
+
+def compose(overrides: Sequence[str]) -> Any:
+    """Compose the trainer's config the way the trainer will (its ``compose_config``)."""
+    from receipt_lightning.train import compose_config
+
+    return compose_config(list(overrides))

@@ -1,0 +1,176 @@
+"""The worker loop: take messages in priority order, admit, lease, train, record.
+
+Per message: decode (poison -> dead-letter now, reason on the job) -> the job record decides:
+finished -> delete the message; leased by a live worker -> a duplicate copy is deleted, the
+holder's own redelivered message is hidden until the lease can have expired; otherwise admit the
+overrides (poison -> dead-letter), take the lease (a conditional write: at most one winner) and run
+one attempt. A message close to the queue's maxReceiveCount is replaced by a fresh copy first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import replace
+
+from receipt_lightning.jobs import queues
+from receipt_lightning.jobs.admission import admit
+from receipt_lightning.jobs.attempt import Attempt
+from receipt_lightning.jobs.identity import detect_holder
+from receipt_lightning.jobs.leases import JobLease, lease_is_live
+from receipt_lightning.jobs.messages import JobMessage, PoisonMessage, decode
+from receipt_lightning.jobs.records import TERMINAL, JobStore
+from receipt_lightning.jobs.registry import InstanceRegistry
+from receipt_lightning.jobs.spot_watch import SpotWatch
+from receipt_lightning.jobs.trainer_process import trainer_command
+from receipt_lightning.jobs.worker_options import WorkerOptions
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, opts: WorkerOptions):
+        self.opts = opts
+        self.store = JobStore(opts.jobs_table)
+        self.queues = queues.PriorityQueues(opts.queue_urls)
+        self.trainer_cmd = trainer_command(opts.trainer_cmd)
+        self.holder = detect_holder(opts.metadata_endpoint, opts.instance_id)
+        self.registry = InstanceRegistry(opts.instances_table, self.holder, opts.heartbeat_s)
+        self.watch = SpotWatch(opts.metadata_endpoint, opts.spot_poll_s)
+        self.jobs_run = 0
+        self._next_beat = 0.0
+        self._refresh_at: int | None = None  # receive count at which a message is re-sent fresh
+
+    def trainer_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(RL_SHARED_ROOT=str(self.opts.root), RL_JOBS_TABLE=self.opts.jobs_table)
+        if self.opts.metrics_table:
+            env["RL_METRICS_TABLE"] = self.opts.metrics_table
+        env.update(self.opts.env)
+        return env
+
+    def beat(self, state: str, job_id: str | None = None) -> None:
+        self._next_beat = time.monotonic() + self.opts.heartbeat_s
+        self.registry.heartbeat(state, job_id, self.watch.notice)
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        self.watch.trigger(f"signal {signal.Signals(signum).name}")
+
+    def run(self) -> int:
+        """Serve until drained, ``max_jobs`` runs, or ``idle_timeout_s`` without messages."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from receipt_lightning.errors import RetryableError
+
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
+        max_receive = self.queues.max_receive_count()
+        self._refresh_at = max(2, max_receive - 1) if max_receive else None
+        self.watch.start()
+        self.beat("idle")
+        log.info("worker %s (%s, %s) polling %s", self.holder.worker_id, self.holder.instance_type,
+                 self.holder.lifecycle, ", ".join(p for p, _ in self.queues.urls))  # fmt: skip
+        last_work = time.monotonic()
+        try:
+            while not self.watch.drain.is_set():
+                if self.opts.max_jobs is not None and self.jobs_run >= self.opts.max_jobs:
+                    break
+                if (
+                    self.opts.idle_timeout_s is not None
+                    and time.monotonic() - last_work > self.opts.idle_timeout_s
+                ):
+                    log.info("idle for %.0f s: exiting", self.opts.idle_timeout_s)
+                    break
+                if time.monotonic() >= self._next_beat:
+                    self.beat("idle")
+                m = self.queues.receive(self.opts.poll_wait_s, self.opts.lease_ttl_s)
+                if m is None:
+                    continue
+                try:
+                    self.handle(m)
+                except (BotoCoreError, ClientError, RetryableError) as err:
+                    # AWS hiccup mid-message: the message reappears after its visibility timeout
+                    # and the job record's conditions keep the retry safe.
+                    log.error("message %s: %s: %s; continuing", m.message_id, type(err).__name__, err)
+                    time.sleep(1.0)
+                last_work = time.monotonic()
+        finally:
+            self.watch.stop()
+            self.registry.deregister()
+        return 0
+
+    def handle(self, m: queues.Received) -> str:
+        """Deal with one message; returns what happened (for logs and tests)."""
+        try:
+            msg = decode(m.body, m.group_id)
+        except PoisonMessage as err:
+            return self.poison(m, err.reason, err.job_id, own=False)
+        job = self.store.get(msg.job_id)
+        if job is None:
+            return self.poison(
+                m, f"no job record for {msg.job_id!r} (submit writes it first)", msg.job_id, own=True
+            )
+        if job.get("status") in TERMINAL:
+            queues.delete(m)
+            return "ALREADY_DONE"
+        if lease_is_live(job):
+            return self._leased_elsewhere(m, job)
+        try:
+            args = admit(msg, self.opts.root, compose_check=self.opts.compose_check,
+                         extra_keys=self.opts.extra_keys, worker_args=self._worker_args())  # fmt: skip
+        except PoisonMessage as err:
+            return self.poison(m, err.reason, msg.job_id, own=True)
+        if self._refresh_at and m.receive_count >= self._refresh_at:
+            # Healthy but received often (lost workers, retries): a fresh copy starts at count 0,
+            # so SQS's redrive never dead-letters a job this worker would still run.
+            self._resend(m, msg, job)
+            return "REFRESHED"
+        lease = JobLease(self.store, msg.job_id, self.holder, self.opts.lease_ttl_s)
+        if not lease.acquire(job, m.message_id):
+            return self._leased_elsewhere(m, self.store.get(msg.job_id) or job)
+        self.jobs_run += 1
+        self.beat("busy", msg.job_id)
+        outcome = Attempt(self, m, msg, job, lease).run(args)
+        log.info("job %s attempt %s: %s", msg.job_id, lease.attempt, outcome)
+        self.beat("draining" if self.watch.drain.is_set() else "idle")
+        return outcome
+
+    def _worker_args(self) -> list[str]:
+        return (
+            [f"spot.metadata_endpoint={self.opts.metadata_endpoint}"] if self.opts.metadata_endpoint else []
+        )
+
+    def _leased_elsewhere(self, m: queues.Received, job: dict) -> str:
+        if job.get("status") in TERMINAL:
+            queues.delete(m)
+            return "ALREADY_DONE"
+        if job.get("lease_message_id") == m.message_id:
+            # The holder's own message came back: it may be dead. Hide it until the lease can
+            # have expired, then whoever receives it takes over.
+            wait = float(job.get("lease_expires", 0)) - time.time() + 1
+            queues.set_visibility(m, max(1.0, wait))
+            return "HOLDER_MESSAGE_DEFERRED"
+        # Another copy of a job whose holder still has its own message: drop the copy.
+        queues.delete(m)
+        return "DUPLICATE_DROPPED"
+
+    def _resend(self, m: queues.Received, msg: JobMessage, job: dict) -> None:
+        from receipt_lightning.jobs.records import UpdateBuilder
+
+        delivery = int(job.get("delivery", msg.delivery)) + 1
+        self.store.update(msg.job_id, UpdateBuilder().set("delivery", delivery))
+        queues.send(m.queue_url, replace(msg, delivery=delivery))
+        queues.delete(m)
+
+    def poison(self, m: queues.Received, reason: str, job_id: str | None, own: bool) -> str:
+        """Dead-letter ``m`` now and record why on the job (``own``: the message is the job's
+        own, so a never-started job becomes REJECTED)."""
+        log.warning("rejected message %s (job %s): %s", m.message_id, job_id or "?", reason)
+        if job_id:
+            self.store.record_rejection(job_id, reason, mark_rejected=own)
+        queues.dead_letter(self.opts.dlq_url, m, reason, job_id)
+        return "REJECTED"

@@ -1,0 +1,103 @@
+"""The ``spot`` config group, validated: what ``build_spot_callback`` needs, nothing else.
+
+``enabled``: ``auto`` (poll only where the DMI files say EC2), ``true`` or ``false``.
+``metadata_endpoint``: ``null`` means the real one (``http://169.254.169.254``), used only when
+``enabled`` resolves true; an explicit URL turns polling on (unless ``enabled: false``); tests
+point it at a stub on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from receipt_lightning.aws.imds import DEFAULT_ENDPOINT
+from receipt_lightning.errors import InputError
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "enabled": "auto",
+    "metadata_endpoint": None,
+    "poll_interval_s": 5.0,  # AWS recommends polling every 5 s
+    "rebalance_as_notice": False,
+    "handle_sigterm": True,
+    "timeout_s": 1.0,  # per metadata request, connect and read
+}
+
+
+@dataclass(frozen=True)
+class SpotSettings:
+    endpoint: str | None  # None: no metadata polling
+    poll_interval_s: float
+    timeout_s: float
+    rebalance_as_notice: bool
+    handle_sigterm: bool
+
+
+def parse_spot_config(cfg: Mapping[str, Any], on_ec2: Callable[[], str | None] | None = None) -> SpotSettings:
+    """Validate ``cfg`` (the ``spot`` group) and decide whether to poll; ``on_ec2`` returns the
+    DMI evidence of EC2 or ``None`` (default: ``receipt_lightning.aws.ec2_detect.ec2_evidence``)."""
+    unknown = sorted(set(cfg) - set(DEFAULTS))
+    if unknown:
+        raise InputError(f"spot.{unknown[0]}: unknown key (known: {', '.join(DEFAULTS)})")
+    merged = {**DEFAULTS, **dict(cfg)}
+    enabled = _enabled(merged["enabled"])
+    endpoint = merged["metadata_endpoint"]
+    if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith("http://")):
+        raise InputError(f"spot.metadata_endpoint: {endpoint!r} is not an http:// URL (or null)")
+    settings = SpotSettings(
+        endpoint=None,
+        poll_interval_s=_positive(merged, "poll_interval_s"),
+        timeout_s=_positive(merged, "timeout_s"),
+        rebalance_as_notice=_bool(merged, "rebalance_as_notice"),
+        handle_sigterm=_bool(merged, "handle_sigterm"),
+    )
+    return replace(settings, endpoint=resolve_endpoint(enabled, endpoint, on_ec2))
+
+
+def resolve_endpoint(
+    enabled: bool | str, endpoint: str | None, on_ec2: Callable[[], str | None] | None = None
+) -> str | None:
+    """The endpoint to poll, or ``None``: false wins; an explicit endpoint turns polling on;
+    true polls the real service; auto polls it only if the DMI files say EC2."""
+    if enabled is False:
+        return None
+    if endpoint is not None:
+        return endpoint
+    if enabled is True:
+        return DEFAULT_ENDPOINT
+    if on_ec2 is None:
+        from receipt_lightning.aws.ec2_detect import ec2_evidence
+
+        on_ec2 = ec2_evidence
+    evidence = on_ec2()
+    if evidence is None:
+        log.info("spot: not an EC2 instance (no DMI evidence); metadata polling off")
+        return None
+    log.info("spot: EC2 instance (%s); polling %s", evidence, DEFAULT_ENDPOINT)
+    return DEFAULT_ENDPOINT
+
+
+def _enabled(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("auto", "true", "false"):
+        return {"auto": "auto", "true": True, "false": False}[value.lower()]
+    raise InputError(f"spot.enabled: {value!r}, expected auto, true or false")
+
+
+def _positive(cfg: Mapping[str, Any], key: str) -> float:
+    value = cfg[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InputError(f"spot.{key}: {value!r}, expected a positive number of seconds")
+    return float(value)
+
+
+def _bool(cfg: Mapping[str, Any], key: str) -> bool:
+    value = cfg[key]
+    if not isinstance(value, bool):
+        raise InputError(f"spot.{key}: {value!r}, expected true or false")
+    return value

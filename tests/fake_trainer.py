@@ -1,0 +1,94 @@
+"""A stand-in for ``python -m receipt_lightning.train`` in queue tests (standard library only).
+
+Takes the same ``key=value`` arguments; uses ``run_id`` and ``paths.root``. It "trains" ``steps``
+steps of ``step_s`` seconds, checkpointing the step after each one, resumes from that checkpoint,
+stops on SIGTERM with exit 75 after a checkpoint, and writes ``summary.json`` like the real one.
+What each attempt does comes from ``<root>/fake_plan/<run_id>.json`` (all optional):
+``{"steps": 10, "step_s": 0.05, "exits": [1, 3, ...]}``: attempt n exits with ``exits[n-1]``
+(1: a crash with a traceback, 3: fatal) instead of training; missing entries train normally.
+
+Ground truth for "never two trainers at once": every attempt holds an exclusive ``flock`` on
+``<run dir>/.trainer.lock`` (released by the kernel even on SIGKILL); failing to get it appends
+a line to ``<root>/violations.log``. Starts and ends go to ``<root>/trainer_events.log``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+WORKER_KEYS = ("run_id=", "paths.root=", "spot.metadata_endpoint=", "data.root=")
+
+
+def event(root: Path, text: str) -> None:
+    with open(root / "trainer_events.log", "a") as f:
+        f.write(f"{time.time():.3f} {os.getpid()} {text}\n")
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def main(argv: list[str]) -> int:
+    args = dict(a.split("=", 1) for a in argv if "=" in a)
+    run_id, root = args["run_id"], Path(args["paths.root"])
+    run_dir = root / "runs" / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(run_dir / ".trainer.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        with open(root / "violations.log", "a") as f:
+            f.write(f"{time.time():.3f} {run_id} second trainer pid {os.getpid()}\n")
+        return 1
+    plan_path = root / "fake_plan" / f"{run_id}.json"
+    plan = json.loads(plan_path.read_text()) if plan_path.exists() else {}
+    counter = run_dir / "fake_attempts"
+    attempt = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(attempt))
+    event(root, f"start {run_id} attempt {attempt}")
+    exits = plan.get("exits", [])
+    if attempt <= len(exits) and exits[attempt - 1] not in (0, None):
+        event(root, f"end {run_id} exit {exits[attempt - 1]}")
+        if exits[attempt - 1] == 1:
+            print("Traceback (most recent call last):\n  File 'fake'\nRuntimeError: planned crash", flush=True)
+        return int(exits[attempt - 1])
+    stop = {"requested": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))
+    steps, step_s = int(plan.get("steps", 10)), float(plan.get("step_s", 0.05))
+    ckpt = run_dir / "fake_ckpt.json"
+    start = json.loads(ckpt.read_text())["step"] if ckpt.exists() else 0
+    step = start
+    while step < steps:
+        if stop["requested"]:
+            break
+        time.sleep(step_s)
+        step += 1
+        write_json(ckpt, {"step": step})
+    job = sorted(a for a in argv if not a.startswith(WORKER_KEYS))
+    summary = {
+        "run_id": run_id,
+        "status": "COMPLETED" if step >= steps else "INTERRUPTED",
+        "global_step": step,
+        "metrics": {"val/f1": 0.5 + step / (2 * steps), "train/loss": 1.0 / (1 + step)},
+        "weights_sha256": hashlib.sha256(json.dumps([job, step]).encode()).hexdigest(),
+        "last_checkpoint": str(ckpt),
+        "resumed_from": f"{run_dir}/checkpoints/step-{start:08d}.ckpt" if start else None,
+    }
+    if start:
+        summary["resume"] = {"global_step": start}
+    write_json(run_dir / "summary.json", summary)
+    event(root, f"end {run_id} {summary['status']} step {step}")
+    return 0 if step >= steps else 75
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,150 @@
+"""Decoding word probabilities into key strings, and its post-processing rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from receipt_lightning.data.receipt import SROIE_FIELDS, Receipt, bio_label_list
+from receipt_lightning.errors import InputError
+from receipt_lightning.model.decoding import bridge_gaps, decode_fields, field_spans, gold_word_probs
+from receipt_lightning.model.lexicon import FieldLexicon
+from receipt_lightning.model.postprocess import extract_date, extract_total, field_text
+
+LABELS = bio_label_list(SROIE_FIELDS)
+
+
+def receipt_of(words_by_line: list[list[str]]) -> Receipt:
+    words, boxes, line_ids = [], [], []
+    for line, ws in enumerate(words_by_line):
+        for k, w in enumerate(ws):
+            words.append(w)
+            boxes.append((k * 50, line * 30, k * 50 + 40, line * 30 + 20))
+            line_ids.append(line)
+    return Receipt(id="r", words=words, boxes=boxes, width=500, height=500, line_ids=line_ids)
+
+
+def probs_for(tags: list[str], confidence: list[float] | None = None) -> np.ndarray:
+    """Rows putting ``confidence`` on the tag and the rest on "O" (or spread when the tag is O)."""
+    out = np.zeros((len(tags), len(LABELS)))
+    for i, tag in enumerate(tags):
+        c = 1.0 if confidence is None else confidence[i]
+        out[i, LABELS.index(tag)] = c
+        out[i, 0 if tag != "O" else 1] += 1.0 - c
+    return out
+
+
+def test_address_across_lines_is_joined_in_reading_order():
+    r = receipt_of(
+        [["ACME", "SDN", "BHD"], ["NO", "5,", "JALAN", "SATU,"], ["81100", "JOHOR", "."], ["TEL", "123"]]
+    )
+    tags = ["B-company", "I-company", "I-company", "B-address", "I-address", "I-address", "I-address"]
+    tags += [
+        "B-address",
+        "I-address",
+        "I-address",
+        "O",
+        "O",
+    ]  # a B- inside a multi-line field does not split it
+    out = decode_fields(r, gold_word_probs(tags, LABELS), LABELS)
+    assert out == {"company": "ACME SDN BHD", "address": "NO 5, JALAN SATU, 81100 JOHOR."}
+
+
+def test_single_most_confident_total_and_date_spans():
+    r = receipt_of([["SUBTOTAL", "8.00"], ["TOTAL", "RM9.00"], ["DATE:25/12/2018", "8:13"], ["01/01/2019"]])
+    tags = ["O", "B-total", "O", "B-total", "B-date", "O", "B-date"]
+    conf = [0.9, 0.55, 0.9, 0.8, 0.7, 0.9, 0.6]
+    out = decode_fields(r, probs_for(tags, conf), LABELS)
+    assert out == {"total": "RM9.00", "date": "25/12/2018"}
+
+
+def test_fields_not_found_are_omitted_and_id2label_may_be_a_dict():
+    r = receipt_of([["HELLO", "WORLD"]])
+    id2label = dict(enumerate(LABELS))
+    assert decode_fields(r, gold_word_probs(["O", "O"], LABELS), id2label) == {}
+    assert decode_fields(
+        r, gold_word_probs(["B-company", "O"], LABELS), {str(k): v for k, v in id2label.items()}
+    ) == {"company": "HELLO"}
+
+
+def test_bad_shapes_and_labels_raise_input_errors():
+    r = receipt_of([["A", "B"]])
+    with pytest.raises(InputError, match="2 words"):
+        decode_fields(r, np.zeros((3, len(LABELS))), LABELS)
+    with pytest.raises(InputError, match="label map"):
+        decode_fields(r, np.zeros((2, 3)), LABELS)
+    with pytest.raises(InputError, match="B-tip"):
+        gold_word_probs(["B-tip", "O"], LABELS)
+
+
+def test_a_short_uncertain_gap_inside_an_address_is_bridged():
+    r = receipt_of([["NO", "5", "&", "7", "JALAN"], ["TEL", "123"]])
+    tags = ["B-address", "I-address", "O", "I-address", "I-address", "O", "O"]
+    conf = [0.9, 0.9, 0.7, 0.9, 0.9, 0.9, 0.9]  # "&": 0.3 on address, 0.7 on O
+    probs = probs_for(tags, conf)
+    probs[2] = 0.0
+    probs[2, LABELS.index("O")], probs[2, LABELS.index("I-address")] = 0.7, 0.3
+    assert decode_fields(r, probs, LABELS)["address"] == "NO 5 & 7 JALAN"
+    probs[2, LABELS.index("O")], probs[2, LABELS.index("I-address")] = 0.95, 0.05
+    assert decode_fields(r, probs, LABELS)["address"] == "NO 5"  # not bridged; equal runs -> the first
+    assert bridge_gaps([(0, 2), (4, 6)], np.ones(6)) == [(0, 2), (4, 6)]  # two-word gap: kept apart
+
+
+def test_field_spans_split_single_span_fields_on_b():
+    tags = ["B-total", "B-total", "I-total", "O", "B-address", "B-address"]
+    assert field_spans(tags, "total") == [(0, 1), (1, 3)]
+    assert field_spans(tags, "address") == [(4, 6)]
+
+
+def test_post_processing_rules():
+    assert (
+        field_text("address", ["BALAKONG", ",", "43300", "SERI", "KEMBANGAN", "."])
+        == "BALAKONG, 43300 SERI KEMBANGAN."
+    )
+    assert field_text("company", ["MR", "D.I.Y.", "(M)", "SDN", "BHD"]) == "MR D.I.Y. (M) SDN BHD"
+    assert extract_date("DATE:25/12/2018") == "25/12/2018"
+    assert extract_date("25/12/201808:13:39") == "25/12/2018"
+    assert extract_date("10 MAR 2018 18:24") == "10 MAR 2018"
+    assert extract_date("(12/01/2019)") == "(12/01/2019)"
+    assert extract_date("20180304") == "20180304"
+    assert extract_total("TOTAL:RM9.00") == "RM9.00"
+    assert extract_total("RM 9.00") == "RM 9.00" and extract_total("$7.10") == "$7.10"
+    assert extract_total("7,838.80") == "7838.80" and extract_total("-1.73") == "-1.73"
+
+
+def test_lexicon_rewrites_to_the_typists_spelling_and_leaves_one_out():
+    keys = [{"address": "NO 290, JALAN AIR PANAS, KUALA LUMPUR."}] * 2 + [
+        {"address": "NO 290, JALAN AIR PANAS. KUALA LUMPUR"}
+    ]
+    lex = FieldLexicon.from_keys(keys)
+    assert (
+        lex.snap("address", "NO 290, JALAN AIR PANAS, KUALA LUMPUR")
+        == "NO 290, JALAN AIR PANAS, KUALA LUMPUR."
+    )
+    # A decoded value that is itself a known spelling is kept.
+    assert (
+        lex.snap("address", "NO 290, JALAN AIR PANAS. KUALA LUMPUR")
+        == "NO 290, JALAN AIR PANAS. KUALA LUMPUR"
+    )
+    # One OCR error in 60 letters/digits is within the fuzzy budget (2 per 100); three are not.
+    long_key = "LOT 1851-A & 1851-B, JALAN KPB 6, KAWASAN PERINDUSTRIAN BALAKONG, 43300 SERI KEMBANGAN"
+    lex = FieldLexicon.from_keys([{"address": long_key}])
+    assert lex.snap("address", long_key.replace("PERIND", "PERINO")) == long_key
+    garbled = long_key.replace("KAWASAN", "KWANSAN").replace("BALAKONG", "BLANKONG")
+    assert lex.snap("address", garbled) == garbled
+    assert lex.snap("address", "NO 12, JALAN BESAR, IPOH") == "NO 12, JALAN BESAR, IPOH"
+    only = FieldLexicon.from_keys([{"company": "ACME CO."}])
+    assert only.snap("company", "ACME CO", exclude={"company": "ACME CO."}) == "ACME CO"
+    r = receipt_of([["ACME", "CO"]])
+    assert decode_fields(r, gold_word_probs(["B-company", "I-company"], LABELS), LABELS, lexicon=only) == {
+        "company": "ACME CO."
+    }
+
+
+def test_lexicon_save_load(tmp_path):
+    lex = FieldLexicon.from_keys([{"company": "ACME CO."}])
+    lex.save(tmp_path / "lex.json")
+    assert FieldLexicon.load(tmp_path / "lex.json").snap("company", "ACME CO") == "ACME CO."
+    (tmp_path / "bad.json").write_text("[")
+    with pytest.raises(InputError, match="bad.json"):
+        FieldLexicon.load(tmp_path / "bad.json")

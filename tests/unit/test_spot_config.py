@@ -1,0 +1,71 @@
+"""The `spot` config group: validation and when metadata polling is on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from receipt_lightning.aws.imds import DEFAULT_ENDPOINT
+from receipt_lightning.errors import InputError
+from receipt_lightning.plugins.spot import SpotInterruptionCallback, build_spot_callback
+from receipt_lightning.plugins.spot_config import DEFAULTS, parse_spot_config, resolve_endpoint
+
+CONF = Path(__file__).resolve().parents[2] / "conf" / "spot" / "default.yaml"
+STUB = "http://127.0.0.1:9"
+
+
+def on_ec2():
+    return "sys_vendor='Amazon EC2'"
+
+
+def not_ec2():
+    return None
+
+
+def test_yaml_defaults_match_the_code():
+    assert set(yaml.safe_load(CONF.read_text())) == set(DEFAULTS)
+
+
+def test_default_off_ec2_does_not_poll_but_handles_sigterm():
+    cb = build_spot_callback(yaml.safe_load(CONF.read_text()))  # RL_DMI_DIR: not EC2 in tests
+    assert isinstance(cb, SpotInterruptionCallback)
+    assert cb.endpoint is None and cb._relay is not None
+
+
+@pytest.mark.parametrize(
+    "enabled, endpoint, detector, expected",
+    [
+        ("auto", None, not_ec2, None),
+        ("auto", None, on_ec2, DEFAULT_ENDPOINT),
+        ("auto", STUB, not_ec2, STUB),
+        (True, None, not_ec2, DEFAULT_ENDPOINT),
+        (True, STUB, not_ec2, STUB),
+        (False, STUB, on_ec2, None),
+        (False, None, on_ec2, None),
+    ],
+)
+def test_resolve_endpoint(enabled, endpoint, detector, expected):
+    assert resolve_endpoint(enabled, endpoint, detector) == expected
+
+
+def test_string_booleans_and_numbers():
+    s = parse_spot_config({"enabled": "false", "poll_interval_s": 0.05, "timeout_s": 2}, not_ec2)
+    assert s.endpoint is None and s.poll_interval_s == 0.05 and s.timeout_s == 2.0
+
+
+@pytest.mark.parametrize(
+    "cfg, key",
+    [
+        ({"enabled": "maybe"}, "spot.enabled"),
+        ({"poll_interval_s": 0}, "spot.poll_interval_s"),
+        ({"timeout_s": "1"}, "spot.timeout_s"),
+        ({"handle_sigterm": "yes"}, "spot.handle_sigterm"),
+        ({"metadata_endpoint": "169.254.169.254"}, "spot.metadata_endpoint"),
+        ({"poll_intervall_s": 5}, "spot.poll_intervall_s"),
+    ],
+)
+def test_bad_values_name_the_key(cfg, key):
+    with pytest.raises(InputError, match=key.replace(".", r"\.")):
+        parse_spot_config(cfg, not_ec2)
