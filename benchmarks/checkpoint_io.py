@@ -178,7 +178,9 @@ def main() -> int:
         f"\nprojection: LayoutLM-base checkpoint {BASE_BYTES / 1e9:.2f} GB; CPU (serialize + sha256, scaled "
         f"from {'minilm' if 'minilm' in rows else 'tiny'}) {cpu_s:.1f} s; Spot notice {SPOT_NOTICE_S:.0f} s"
     )
-    print(f"{'EFS throughput':32} {'write s':>9} {'save s':>9} {'fits notice':>12} {'load s':>9}")
+    print(
+        f"{'EFS throughput':32} {'write s':>9} {'save s':>9} {'fits notice':>12} {'load s':>9}  (load: read + verify + unpickle)"
+    )
     for label, mibs in EFS.items():
         write_s = BASE_BYTES / MIB / mibs
         save_total = cpu_s + write_s

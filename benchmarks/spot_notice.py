@@ -1,6 +1,6 @@
 """Spot notice -> durable checkpoint -> status written: how long, for the tiny and MiniLM models.
 
-    python benchmarks/spot_notice.py [--models tiny,minilm] [--runs 5] [--poll-interval-s 5]
+    python benchmarks/spot_notice.py [--models tiny,minilm[,base]] [--runs 5] [--poll-interval-s 5]
                                      [--checkpoint-io efs|efs-async|torch]
 
 Each run trains under a ``SpotInterruptionCallback`` polling a local IMDSv2 stub (127.0.0.1);
@@ -34,23 +34,23 @@ TARGET_S = 10.0  # seconds, notice -> status written, MiniLM
 WARMUP_STEPS = 2  # the first steps allocate; the notice comes after them
 
 
-def minilm_module() -> Any:
-    """LayoutLM with MiniLM-L6 dimensions (384 hidden, 6 layers), random init, AdamW."""
+# LayoutLM sizes: MiniLM-L6 dimensions, and LayoutLM-base (about 1.35 GB of checkpoint with Adam).
+SIZES = {
+    "minilm": dict(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536),
+    "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+}
+
+
+def layoutlm_module(size: str) -> Any:
+    """LayoutLM for token classification at ``SIZES[size]``, random init, AdamW."""
     import lightning.pytorch as pl
     import torch
     from transformers import LayoutLMConfig, LayoutLMForTokenClassification
 
-    class MiniLayoutLM(pl.LightningModule):
+    class LayoutLMTagger(pl.LightningModule):
         def __init__(self) -> None:
             super().__init__()
-            cfg = LayoutLMConfig(
-                hidden_size=384,
-                num_hidden_layers=6,
-                num_attention_heads=12,
-                intermediate_size=1536,
-                num_labels=9,
-            )
-            self.model = LayoutLMForTokenClassification(cfg)
+            self.model = LayoutLMForTokenClassification(LayoutLMConfig(num_labels=9, **SIZES[size]))
 
         def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
             return self.model(**batch).loss
@@ -58,10 +58,10 @@ def minilm_module() -> Any:
         def configure_optimizers(self) -> torch.optim.Optimizer:
             return torch.optim.AdamW(self.parameters(), lr=5e-5)
 
-    return MiniLayoutLM()
+    return LayoutLMTagger()
 
 
-def minilm_loader(n: int = 64, batch: int = 4, seq: int = 128) -> Any:
+def layoutlm_loader(n: int = 64, batch: int = 4, seq: int = 128) -> Any:
     import torch
     from torch.utils.data import DataLoader
 
@@ -95,11 +95,10 @@ def one_run(model: str, poll_s: float, io_kind: str, root: Path) -> dict[str, fl
     from receipt_lightning.errors import JobInterrupted
     from receipt_lightning.plugins.spot import SpotInterruptionCallback
 
-    module, loader = (
-        (TinyModule(lambda m, i: time.sleep(0.01)), make_loader())
-        if model == "tiny"
-        else (minilm_module(), minilm_loader())
-    )
+    if model == "tiny":
+        module, loader = TinyModule(lambda m, i: time.sleep(0.01)), make_loader()
+    else:
+        module, loader = layoutlm_module(model), layoutlm_loader()
     with IMDSStub() as stub:
         cb = SpotInterruptionCallback(endpoint=stub.endpoint, poll_interval_s=poll_s, timeout_s=1.0)
         logger = RecordingLogger()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -98,8 +97,8 @@ def build_checkpointing(ckpt_cfg: Mapping[str, Any], ckpt_dir: str) -> tuple[EFS
     from receipt_lightning.plugins.cadence_checkpoint import CadenceCheckpoint
     from receipt_lightning.plugins.checkpoint_files import remove_stale_temp_files
     from receipt_lightning.plugins.efs_checkpoint_io import EFSCheckpointIO
-    from receipt_lightning.plugins.epoch_end_resume import EpochEndResumeFix
     from receipt_lightning.plugins.progress import ProgressRecorder
+    from receipt_lightning.plugins.resume_fixes import ResumeFixes
     from receipt_lightning.plugins.rng_state import RNGStateCallback
 
     cfg = _config(ckpt_cfg)
@@ -111,7 +110,8 @@ def build_checkpointing(ckpt_cfg: Mapping[str, Any], ckpt_dir: str) -> tuple[EFS
     cadence = CadenceCheckpoint(
         ckpt_dir, cfg["every_n_train_steps"], cfg["every_n_minutes"], save_top_k=-1, save_last=False, **common
     )
-    callbacks: list[Callback] = [RNGStateCallback(), EpochEndResumeFix(), cadence]
+    # ResumeFixes first: its on_train_start may rebuild the train iterator before the RNG restore.
+    callbacks: list[Callback] = [ResumeFixes(), RNGStateCallback(), cadence]
     best: ModelCheckpoint | None = None
     if cfg["monitor"]:
         best = ModelCheckpoint(
@@ -165,13 +165,15 @@ def resume_info(run_dir: str, ckpt_path: str | None) -> dict[str, Any]:
 
     ``steps_lost``: optimizer steps the previous attempt had done past the checkpoint (they are
     recomputed); ``seconds_lost``: wall seconds of that work (last recorded progress minus the
-    checkpoint file's modification time); ``downtime_s``: seconds from that last progress to
-    now. Both are lower bounds at the resolution of ``progress_every_n_steps``.
+    time the checkpoint's state was taken, else its file's modification time); ``downtime_s``:
+    from that last progress to the start of this attempt. Steps and seconds are lower bounds at
+    the resolution of ``progress_every_n_steps``. It reads the previous attempt's record, so it
+    may be called before or after ``trainer.fit``.
     """
     from receipt_lightning.plugins.checkpoint_files import checkpoint_step
-    from receipt_lightning.plugins.progress import read_progress
+    from receipt_lightning.plugins.progress import ATTEMPT_STARTED_UNIX, read_previous_progress
 
-    progress = read_progress(run_dir)
+    progress = read_previous_progress(run_dir)
     info: dict[str, Any] = {
         "resumed": ckpt_path is not None,
         "checkpoint": os.path.basename(ckpt_path) if ckpt_path else None,
@@ -183,12 +185,16 @@ def resume_info(run_dir: str, ckpt_path: str | None) -> dict[str, Any]:
     }
     if progress is None:
         return info
-    now = time.time()
-    info["downtime_s"] = round(max(0.0, now - float(progress["time_unix"])), 3)
+    info["downtime_s"] = round(max(0.0, ATTEMPT_STARTED_UNIX - float(progress["time_unix"])), 3)
     ckpt_step = info["checkpoint_step"] or 0
     info["steps_lost"] = max(0, int(progress["global_step"]) - ckpt_step)
-    saved_at = os.path.getmtime(ckpt_path) if ckpt_path else float(progress.get("attempt_started_unix", now))
-    info["seconds_lost"] = (
-        round(max(0.0, float(progress["time_unix"]) - saved_at), 3) if info["steps_lost"] else 0.0
-    )
+    if ckpt_path is None:
+        taken_at: float | None = float(progress.get("attempt_started_unix", progress["time_unix"]))
+    else:
+        # when the state was taken (recorded by ProgressRecorder), else when the file was written
+        taken_at = (progress.get("checkpoint_times") or {}).get(str(ckpt_step))
+        if taken_at is None and os.path.exists(ckpt_path):
+            taken_at = os.path.getmtime(ckpt_path)
+    if taken_at is not None:
+        info["seconds_lost"] = round(max(0.0, float(progress["time_unix"]) - float(taken_at)), 3)
     return info

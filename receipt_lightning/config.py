@@ -68,7 +68,9 @@ class DataConfig:
     # of one directory, sized by val_fraction), so these only accept those names and map to nothing.
     train_split: str | None = None  # "train" (the only training split a dataset directory has)
     eval_split: str | None = None  # "val" / "validation" / "eval" (the held-out split)
-    val_fraction: float | None = None  # held-out share when the format splits one directory -> data.val_fraction
+    val_fraction: float | None = (
+        None  # held-out share when the format splits one directory -> data.val_fraction
+    )
     max_samples: int | None = None  # cap on training receipts; None = all -> data.max_samples
     num_workers: int | None = None  # DataLoader worker processes -> data.num_workers
 
@@ -83,7 +85,9 @@ class DataConfig:
                 f"data.data_format must be one of {', '.join(DATA_FORMATS)}, got {self.data_format!r}"
             )
         if self.train_split not in (None, "train"):
-            raise InputError(f"data.train_split {self.train_split!r}: datasets have one training split, 'train'")
+            raise InputError(
+                f"data.train_split {self.train_split!r}: datasets have one training split, 'train'"
+            )
         if self.eval_split not in (None, "val", "validation", "eval"):
             raise InputError(f"data.eval_split {self.eval_split!r}: datasets have one held-out split, 'val'")
         if self.val_fraction is not None and not 0 < self.val_fraction < 1:

@@ -174,6 +174,8 @@ def run(cfg: DictConfig) -> int:
         return EXIT_FATAL
     if graph.resume_from:
         log.info("resuming from %s", graph.resume_from)
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
     try:
         graph.trainer.fit(graph.model, datamodule=graph.datamodule, ckpt_path=graph.resume_from)
         save_final_checkpoint(cfg, graph)
@@ -186,6 +188,12 @@ def run(cfg: DictConfig) -> int:
             "interrupted (%s): checkpoint durable, exiting %d to be resumed", stop.reason, EXIT_INTERRUPTED
         )
         summarize(cfg, graph, "INTERRUPTED", started)
+        return EXIT_INTERRUPTED
+    except SIGTERMException:
+        # Lightning's own SIGTERM path (spot.handle_sigterm=false): no checkpoint was taken at
+        # the signal, but the job is still resumable from its last one, never "completed".
+        log.warning("SIGTERM: exiting %d to be resumed from the last checkpoint", EXIT_INTERRUPTED)
+        summarize(cfg, graph, "INTERRUPTED", started, reason="SIGTERM (Lightning)")
         return EXIT_INTERRUPTED
     except FatalError as err:
         log.error("%s", err)

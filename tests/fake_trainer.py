@@ -59,7 +59,9 @@ def main(argv: list[str]) -> int:
     if attempt <= len(exits) and exits[attempt - 1] not in (0, None):
         event(root, f"end {run_id} exit {exits[attempt - 1]}")
         if exits[attempt - 1] == 1:
-            print("Traceback (most recent call last):\n  File 'fake'\nRuntimeError: planned crash", flush=True)
+            print(
+                "Traceback (most recent call last):\n  File 'fake'\nRuntimeError: planned crash", flush=True
+            )
         return int(exits[attempt - 1])
     stop = {"requested": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))
@@ -78,7 +80,7 @@ def main(argv: list[str]) -> int:
         "run_id": run_id,
         "status": "COMPLETED" if step >= steps else "INTERRUPTED",
         "global_step": step,
-        "metrics": {"val/f1": 0.5 + step / (2 * steps), "train/loss": 1.0 / (1 + step)},
+        "metrics": {"val/f1": 0.5 + step / (2 * max(steps, 1)), "train/loss": 1.0 / (1 + step)},
         "weights_sha256": hashlib.sha256(json.dumps([job, step]).encode()).hexdigest(),
         "last_checkpoint": str(ckpt),
         "resumed_from": f"{run_dir}/checkpoints/step-{start:08d}.ckpt" if start else None,

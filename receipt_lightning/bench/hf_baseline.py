@@ -88,6 +88,7 @@ def run_hf(spec: Mapping[str, Any]) -> dict[str, Any]:
         fit_s = time.perf_counter() - t0
     result: dict[str, Any] = {
         "step_ends": clock.step_ends,
+        "cpu_ends": clock.cpu_ends,
         "batches": collator.records,
         "threads": clock.threads,
         "fit_s": fit_s,

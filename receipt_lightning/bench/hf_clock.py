@@ -13,6 +13,7 @@ class HFStepClock(TrainerCallback):
 
     def __init__(self) -> None:
         self.step_ends: list[float] = []
+        self.cpu_ends: list[float] = []  # process CPU seconds, all threads
         self.threads = 0
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -22,3 +23,4 @@ class HFStepClock(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         self.step_ends.append(time.perf_counter())
+        self.cpu_ends.append(time.process_time())

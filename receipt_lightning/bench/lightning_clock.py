@@ -17,6 +17,7 @@ class StepClock(L.Callback):
 
     def __init__(self) -> None:
         self.step_ends: list[float] = []
+        self.cpu_ends: list[float] = []  # process CPU seconds, all threads
         self.batches: list[dict[str, int]] = []
         self.threads = 0
 
@@ -29,4 +30,5 @@ class StepClock(L.Callback):
     @override
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.step_ends.append(time.perf_counter())
+        self.cpu_ends.append(time.process_time())
         self.batches.append(batch_record(batch))

@@ -57,7 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--steps", type=int, default=12, help="training steps per run, both sides (0: one full epoch)"
     )
     p.add_argument("--seed", type=int, default=1234, help="seed of repeat 0; repeat r uses seed + r")
-    p.add_argument("--warmup", type=int, default=3, help="first steps of each run left out of the timing")
+    p.add_argument(
+        "--warmup", type=int, default=3, help="first steps of each run left out of the timing (>= 1)"
+    )
     p.add_argument("--repeats", type=int, default=2, help="runs per side, alternating ours/HF")
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads, both sides")
     p.add_argument(

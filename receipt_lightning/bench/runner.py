@@ -109,7 +109,7 @@ def throughput_table(by_variant: Mapping[str, list[dict]]) -> list[str]:
     hf = median_figures(by_variant[HF])
     head = (
         f"{'side':18s} {'samples/s':>9s} {'epoch-eq':>8s} {'tokens/s':>8s} {'step s':>7s} {'RSS MiB':>7s} "
-        f"{'padding':>7s} {'x HF samples/s':>14s} {'x HF epoch-eq':>13s}"
+        f"{'padding':>7s} {'x HF samples/s':>14s} {'x HF epoch-eq':>13s} {'x HF per CPU-s':>14s}"
     )
     lines = [head, "-" * len(head)]
     for name, runs in by_variant.items():
@@ -118,7 +118,8 @@ def throughput_table(by_variant: Mapping[str, list[dict]]) -> list[str]:
             f"{name:18s} {m['samples_per_s']:9.3f} {m['epoch_samples_per_s']:8.3f} {m['tokens_per_s']:8.0f} "
             f"{m['median_step_s']:7.3f} {m['peak_rss_mib']:7.0f} {m['padding_fraction']:7.1%} "
             f"{ratio(m['samples_per_s'], hf['samples_per_s']):14.2f} "
-            f"{ratio(m['epoch_samples_per_s'], hf['epoch_samples_per_s']):13.2f}"
+            f"{ratio(m['epoch_samples_per_s'], hf['epoch_samples_per_s']):13.2f} "
+            f"{ratio(m['samples_per_cpu_s'], hf['samples_per_cpu_s']):14.2f}"
         )
         if "mfu" in m:
             lines.append(f"{'':18s} model FLOP utilisation {m['mfu']:.1%} (6 x params x tokens / peak)")
@@ -143,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     for v in variants:
         parse_variant(v)  # fail on a typo before minutes of training
+    if args.warmup < 1 or (args.steps and args.steps < args.warmup + 2):
+        raise InputError(
+            f"need --warmup >= 1 and --steps >= warmup + 2 (or 0), got {args.steps}/{args.warmup}"
+        )
     common = common_overrides(args)
     runs = plan(variants, 1 if args.f1 else args.repeats)
     load_before = fmt_load()

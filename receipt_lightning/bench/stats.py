@@ -41,31 +41,43 @@ def model_flops_utilisation(n_params: int, tokens_per_s: float, peak_tflops: flo
 
 
 def run_figures(
-    step_ends: Sequence[float], batches: Sequence[Mapping[str, int]], warmup: int, mean_window_tokens: float
+    step_ends: Sequence[float],
+    batches: Sequence[Mapping[str, int]],
+    warmup: int,
+    mean_window_tokens: float,
+    cpu_ends: Sequence[float] | None = None,
 ) -> dict[str, float]:
     """Throughput of one run from the wall-clock time at the end of each step (seconds) and
     each step's batch (``samples``, ``tokens`` = non-padding, ``padded`` = batch x length).
 
-    The first ``warmup`` steps are left out (allocator and thread-pool warm-up); the timed span
-    runs from the end of step ``warmup`` to the end of the last step, so it includes data
+    The first ``warmup`` (>= 1) steps are left out (allocator and thread-pool warm-up); the timed
+    span runs from the end of the last untimed step to the end of the last step, so it includes data
     loading, the optimizer and everything else the loop does between steps.
 
     ``epoch_samples_per_s`` = non-padding tokens/s / mean tokens per window of the whole training
     set: the samples/s a full epoch would see. A few steps draw a few batches, and with length
     grouping a batch holds windows of one length (short or long), so raw samples/s over a few
     steps carries that draw's luck; tokens/s does not.
+
+    ``cpu_ends`` (process CPU seconds at each step end, all threads) gives
+    ``samples_per_cpu_s``: on a machine shared with other work, wall time stretches with
+    everyone else's load, CPU time much less, so its ratio is the steadier estimate of the ratio
+    on an idle machine.
     """
+    if warmup < 1:
+        raise ValueError("warmup must be >= 1: the end of the last untimed step starts the clock")
     if len(batches) < len(step_ends):
         raise ValueError(f"{len(step_ends)} steps but only {len(batches)} batches recorded")
     if len(step_ends) < warmup + 2:
         raise ValueError(f"need at least warmup + 2 = {warmup + 2} steps, got {len(step_ends)}")
-    timed = batches[warmup + 1 : len(step_ends)]
-    span = step_ends[-1] - step_ends[warmup]
-    steps = [b - a for a, b in zip(step_ends[warmup:], step_ends[warmup + 1 :], strict=False)]
+    first = warmup - 1  # index of the last untimed step
+    timed = batches[warmup : len(step_ends)]
+    span = step_ends[-1] - step_ends[first]
+    steps = [b - a for a, b in zip(step_ends[first:], step_ends[warmup:], strict=False)]
     samples = sum(b["samples"] for b in timed)
     tokens = sum(b["tokens"] for b in timed)
     padded = sum(b["padded"] for b in timed)
-    return {
+    figures = {
         "samples_per_s": samples / span,
         "tokens_per_s": tokens / span,
         "epoch_samples_per_s": tokens / span / mean_window_tokens,
@@ -74,6 +86,11 @@ def run_figures(
         "timed_steps": len(steps),
         "timed_s": span,
     }
+    if cpu_ends is not None:
+        cpu = cpu_ends[-1] - cpu_ends[first]
+        # Same exchange rate as epoch_samples_per_s: tokens per CPU second / mean window length.
+        figures["samples_per_cpu_s"] = tokens / cpu / mean_window_tokens if cpu > 0 else 0.0
+    return figures
 
 
 METRICS = (

@@ -55,10 +55,16 @@ def run_side(spec: Mapping[str, Any]) -> dict[str, Any]:
     else:
         from receipt_lightning.bench.ours import run_ours as run
     raw = run(spec)
-    result = {k: v for k, v in raw.items() if k not in ("step_ends", "batches")}
+    result = {k: v for k, v in raw.items() if k not in ("step_ends", "cpu_ends", "batches")}
     if spec["mode"] == "throughput":
         result.update(
-            run_figures(raw["step_ends"], raw["batches"], int(spec["warmup"]), raw["mean_window_tokens"])
+            run_figures(
+                raw["step_ends"],
+                raw["batches"],
+                int(spec["warmup"]),
+                raw["mean_window_tokens"],
+                raw["cpu_ends"],
+            )
         )
     result["steps_run"] = len(raw["step_ends"])
     result["peak_rss_mib"] = peak_rss_mib()

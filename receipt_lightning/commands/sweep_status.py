@@ -13,9 +13,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--watch", action="store_true", help="refresh until every trial has ended")
     p.add_argument("--json", action="store_true", help="print JSON (with --watch: once, at the end)")
     p.add_argument("--metric", help="metric that ranks trials (default: the sweep's, else val/f1)")
-    p.add_argument("--mode", choices=("max", "min"), help="higher or lower is better (default: from the metric)")
+    p.add_argument(
+        "--mode", choices=("max", "min"), help="higher or lower is better (default: from the metric)"
+    )
     p.add_argument("--interval", type=float, default=10.0, metavar="S", help="seconds between refreshes (10)")
-    p.add_argument("--timeout", type=float, metavar="S", help="stop watching after S seconds (exit 1 if not done)")
+    p.add_argument(
+        "--timeout", type=float, metavar="S", help="stop watching after S seconds (exit 1 if not done)"
+    )
     p.add_argument("--stack", help="read resource names from this CloudFormation stack's outputs")
     p.add_argument("--sweeps-table", help="sweeps table (default $RL_SWEEPS_TABLE)")
     p.add_argument("--dynamo-table", help="jobs table (default $RL_JOBS_TABLE)")
@@ -23,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import logging
     import sys
 
     from receipt_lightning.aws.resources import resolve_names
@@ -30,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     from receipt_lightning.sweeps.render import render
     from receipt_lightning.sweeps.watch import load_summary, watch
 
+    if not getattr(args, "verbose", False):
+        # One INFO line per boto3 client otherwise, on every refresh of --watch.
+        logging.getLogger("botocore").setLevel(logging.WARNING)
     names = resolve_names(args.stack) if args.stack or not (args.sweeps_table and args.dynamo_table) else None
     sweeps_table = args.sweeps_table or (names.sweeps_table if names else None)
     jobs_table = args.dynamo_table or (names.jobs_table if names else None)

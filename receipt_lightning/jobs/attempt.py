@@ -64,6 +64,13 @@ class Attempt:
         )
         proc.start()
         log.info("job %s attempt %s: trainer pid %s", self.msg.job_id, self.lease.attempt, proc.proc.pid)
+        try:
+            return self._supervise(proc)
+        finally:
+            if proc.proc is not None and proc.proc.poll() is None:
+                proc.kill()  # an error here must never leave a trainer running without a lease
+
+    def _supervise(self, proc: TrainerProcess) -> str:
         next_beat = time.monotonic() + self.opts.heartbeat_s
         kill_at: float | None = None
         rc = None
@@ -89,7 +96,7 @@ class Attempt:
                     log.error("job %s: lease lost (taken over); killing the trainer", self.msg.job_id)
                     proc.kill()
                     return "LEASE_LOST"
-                queues.set_visibility(self.m, self.opts.lease_ttl_s)
+                queues.settle("hide", self.m, self.opts.lease_ttl_s)
                 self.w.beat("draining" if self.w.watch.drain.is_set() else "busy", self.msg.job_id)
         return self.finish(proc, rc)
 
@@ -127,7 +134,7 @@ class Attempt:
         delay = self.opts.backoff_s(failures)
         job_fields["retry_at"] = time.time() + delay
         if self.lease.release(RETRYING, "FAILED", job_fields, fields):
-            queues.set_visibility(self.m, delay)
+            queues.settle("hide", self.m, delay)
         return RETRYING
 
     def _completed(self, summary: dict[str, Any], fields: dict[str, Any], job_fields: dict[str, Any]) -> str:
@@ -142,7 +149,7 @@ class Attempt:
         if self.lease.release(
             COMPLETED, COMPLETED, {k: v for k, v in job_fields.items() if v is not None}, fields
         ):
-            queues.delete(self.m)
+            queues.settle("delete", self.m)
         return COMPLETED
 
     def _interrupted(self, proc: TrainerProcess, fields: dict[str, Any], job_fields: dict[str, Any]) -> str:
@@ -155,5 +162,5 @@ class Attempt:
         # Released first, then re-sent, then the old message deleted: a crash in between leaves
         # the old message, which reappears after its visibility timeout and resumes the job.
         queues.send(self.m.queue_url, replace(self.msg, delivery=delivery))
-        queues.delete(self.m)
+        queues.settle("delete", self.m)
         return INTERRUPTED

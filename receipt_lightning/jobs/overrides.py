@@ -31,6 +31,8 @@ ALLOWED_KEYS: frozenset[str] = frozenset(
         "model.warmup_ratio",
         "trainer.max_epochs",
         "trainer.max_steps",
+        "checkpoint.every_n_train_steps",
+        "checkpoint.every_n_minutes",
         "seed",
     }
 )

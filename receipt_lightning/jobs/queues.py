@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from receipt_lightning.aws.resources import PRIORITIES
 from receipt_lightning.errors import FatalError
 from receipt_lightning.jobs.messages import JobMessage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +57,22 @@ def set_visibility(m: Received, seconds: float) -> None:
     _sqs().change_message_visibility(
         QueueUrl=m.queue_url, ReceiptHandle=m.receipt_handle, VisibilityTimeout=secs
     )
+
+
+def settle(action: str, m: Received, seconds: float = 0.0) -> bool:
+    """``delete`` or ``hide`` (set visibility) ``m``, tolerating a stale receipt handle: the message
+    may have been received again elsewhere, and the job record, not the message, is authoritative."""
+    from botocore.exceptions import ClientError
+
+    try:
+        if action == "delete":
+            delete(m)
+        else:
+            set_visibility(m, seconds)
+    except ClientError as err:
+        log.warning("message %s: %s failed (%s); the job record decides", m.message_id, action, err)
+        return False
+    return True
 
 
 def dead_letter(dlq_url: str | None, m: Received, reason: str, job_id: str | None) -> None:

@@ -134,14 +134,19 @@ class JobStore:
 
     def record_rejection(self, job_id: str, reason: str, *, mark_rejected: bool) -> None:
         """Record why a message was refused. The job becomes REJECTED when it has no status yet
-        (no record: a stray message), or when the message is its own and it never started
-        (``mark_rejected``); a refused copy never changes a running or finished job."""
+        (no record: a stray message), or when the message is its own (``mark_rejected``) and the
+        job is waiting unleased (QUEUED, INTERRUPTED, RETRYING); a refused copy never changes a
+        running or finished job."""
         now = time.time()
         b = UpdateBuilder().append("rejections", [{"at": now, "reason": reason}])
         b.set("status", REJECTED).set("error", reason).set("dead_lettered", True).set("ended_at", now)
         status = b.path("status")
-        cond = f"attribute_not_exists({status})" + (f" OR {status} = :c0" if mark_rejected else "")
-        if self.update(job_id, b, cond, {":c0": QUEUED} if mark_rejected else None):
+        cond = f"attribute_not_exists({status})"
+        if mark_rejected:
+            owner = b.path("lease_owner")
+            cond += f" OR ({status} IN (:c0, :c1, :c2) AND attribute_not_exists({owner}))"
+        values = {":c0": QUEUED, ":c1": INTERRUPTED, ":c2": RETRYING} if mark_rejected else None
+        if self.update(job_id, b, cond, values):
             return
         self.update(job_id, UpdateBuilder().append("rejections", [{"at": now, "reason": reason}]))
 

@@ -53,8 +53,14 @@ class Worker:
         return env
 
     def beat(self, state: str, job_id: str | None = None) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         self._next_beat = time.monotonic() + self.opts.heartbeat_s
-        self.registry.heartbeat(state, job_id, self.watch.notice)
+        try:
+            self.registry.heartbeat(state, job_id, self.watch.notice)
+        except (BotoCoreError, ClientError) as err:
+            # The registry is for humans and dashboards; the lease alone guards the job.
+            log.warning("registry heartbeat failed: %s", err)
 
     def _on_signal(self, signum: int, _frame) -> None:
         self.watch.trigger(f"signal {signal.Signals(signum).name}")
@@ -119,6 +125,11 @@ class Worker:
             return "ALREADY_DONE"
         if lease_is_live(job):
             return self._leased_elsewhere(m, job)
+        mismatch = [k for k in ("overrides", "dataset", "data_format") if getattr(msg, k) != job.get(k)]
+        if mismatch:
+            # The record is the source of truth: a message cannot change what a job runs.
+            why = f"message {', '.join(mismatch)} differ from the job record"
+            return self.poison(m, why, msg.job_id, own=False)
         try:
             args = admit(msg, self.opts.root, compose_check=self.opts.compose_check,
                          extra_keys=self.opts.extra_keys, worker_args=self._worker_args())  # fmt: skip
@@ -131,7 +142,12 @@ class Worker:
             return "REFRESHED"
         lease = JobLease(self.store, msg.job_id, self.holder, self.opts.lease_ttl_s)
         if not lease.acquire(job, m.message_id):
-            return self._leased_elsewhere(m, self.store.get(msg.job_id) or job)
+            now = self.store.get(msg.job_id) or job
+            if now.get("status") in TERMINAL or lease_is_live(now):
+                return self._leased_elsewhere(m, now)
+            # The record changed under us (a release, a takeover): look again soon.
+            queues.settle("hide", m, 1)
+            return "LEASE_RACE"
         self.jobs_run += 1
         self.beat("busy", msg.job_id)
         outcome = Attempt(self, m, msg, job, lease).run(args)

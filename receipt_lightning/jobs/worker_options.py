@@ -19,7 +19,7 @@ class WorkerOptions:
     idle_timeout_s: float | None = None  # exit after this long without a message; None = never
     lease_ttl_s: float = 120.0  # lease life and message visibility without a heartbeat (s)
     heartbeat_s: float = 20.0  # lease, visibility and registry refresh period (s)
-    poll_wait_s: int = 2  # long-poll wait on the lowest-priority queue (s, <= 20)
+    poll_wait_s: int = 1  # long-poll wait on the lowest-priority queue (s, <= 20); bounds pickup latency
     max_failures: int = 3  # failed attempts (not interruptions) before FAILED + dead letter
     backoff_base_s: float = 30.0  # first retry delay; doubles per failure (s)
     backoff_max_s: float = 900.0  # retry delay cap (s)

@@ -83,7 +83,9 @@ def record_interruption(loggers: Iterable[Any], info: dict[str, Any]) -> None:
     for logger in loggers:
         record_status = getattr(logger, "record_status", None)
         if callable(record_status):
+            # record_status logs its own "interrupted" event with these details.
             record_status(STATUS_INTERRUPTED, **detail)
+            continue
         log_event = getattr(logger, "log_event", None)
         if callable(log_event):
             log_event("interrupted", message, **detail)

@@ -48,8 +48,8 @@ def render(summary: dict[str, Any]) -> str:
     ]
     if summary.get("fixed_overrides"):
         lines.append("fixed: " + " ".join(summary["fixed_overrides"]))
-    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     best = summary.get("best")
     lines.append(
         f"best so far: {best['job_id']}  {metric}={_fmt(best['metric'])}  {_params(best['params'])}"

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from receipt_lightning.aws.resources import StackNames
+from receipt_lightning.aws.resources import PRIORITIES, StackNames
 from receipt_lightning.errors import InputError
 from receipt_lightning.sweeps.ids import (
     check_sweep_id,
@@ -82,10 +82,12 @@ def submit_sweep(
     from receipt_lightning.jobs.submit import submit_overrides
     from receipt_lightning.sweeps.records import SweepStore
 
+    if priority not in PRIORITIES:
+        raise InputError(f"priority {priority!r} must be one of {', '.join(PRIORITIES)}", source="priority")
     if mode not in ("max", "min"):
         raise InputError(f"mode {mode!r} must be max or min", source="hydra.launcher.mode")
     sid, trials = prepare(combinations, sweep_id)
-    for job_id, overrides in trials.items():
+    for overrides in trials.values():
         try:
             validate_overrides(overrides)
         except PoisonMessage as err:
@@ -106,5 +108,5 @@ def submit_sweep(
         sid, trials, parameter_space=space, fixed_overrides=fixed,
         priority=priority, metric=metric, mode=mode, **attributes,
     )  # fmt: skip
-    log.info("sweep %s: %d jobs (%d new)", sid, len(trials), new)
+    log.debug("sweep %s: %d jobs (%d new)", sid, len(trials), new)
     return SweepSubmission(sid, list(trials), new, space, fixed, trials)

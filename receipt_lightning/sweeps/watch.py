@@ -62,4 +62,3 @@ def watch(
             return summary, False
         wait = interval_s if deadline is None else max(0.0, min(interval_s, deadline - clock()))
         sleep(wait)
-

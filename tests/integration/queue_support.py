@@ -30,7 +30,11 @@ def make_stack(root: Path, prefix: str = "t") -> tuple[StackNames, dict[str, str
     (root / "datasets").mkdir(parents=True, exist_ok=True)
     (root / "runs").mkdir(exist_ok=True)
     names = StackNames(
-        queue_urls={"high": env["RL_QUEUE_URL_HIGH"], "normal": env["RL_QUEUE_URL"], "low": env["RL_QUEUE_URL_LOW"]},
+        queue_urls={
+            "high": env["RL_QUEUE_URL_HIGH"],
+            "normal": env["RL_QUEUE_URL"],
+            "low": env["RL_QUEUE_URL_LOW"],
+        },
         dlq_url=env["RL_DLQ_URL"],
         jobs_table=env["RL_JOBS_TABLE"],
         instances_table=env["RL_INSTANCES_TABLE"],
@@ -65,8 +69,24 @@ def worker_process(
 ) -> subprocess.Popen:
     """``python -m receipt_lightning.worker`` with the test timings; output to ``log``. The fake
     trainer needs no composed config; ``compose`` vets jobs as a production worker does."""
-    cmd = [sys.executable, "-m", "receipt_lightning.worker", "--lease-ttl", "3", "--heartbeat", "0.5",
-           "--poll-wait", "1", "--backoff", "0.5", "--stop-grace", "20", "--efs-root", env["RL_SHARED_ROOT"], *flags]
+    cmd = [
+        sys.executable,
+        "-m",
+        "receipt_lightning.worker",
+        "--lease-ttl",
+        "3",
+        "--heartbeat",
+        "0.5",
+        "--poll-wait",
+        "1",
+        "--backoff",
+        "0.5",
+        "--stop-grace",
+        "20",
+        "--efs-root",
+        env["RL_SHARED_ROOT"],
+        *flags,
+    ]
     if not compose:
         cmd.append("--no-compose-check")
     penv = {**os.environ, **env, "RL_TRAINER_CMD": " ".join(trainer or FAKE_TRAINER), "PYTHONUNBUFFERED": "1"}

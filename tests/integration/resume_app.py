@@ -84,9 +84,9 @@ class DataModule(pl.LightningDataModule):
 
 
 class TinyModule(pl.LightningModule):
-    def __init__(self, cfg) -> None:
+    def __init__(self, cfg, estimated_steps: bool = False) -> None:
         super().__init__()
-        self.save_hyperparameters({"cfg": cfg, "np_value": np.float64(0.5)})
+        self.save_hyperparameters({"cfg": cfg, "np_value": np.float64(0.5), "estimated_steps": estimated_steps})
         self.net = torch.nn.Sequential(
             torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Dropout(0.3), torch.nn.Linear(32, 3)
         )
@@ -106,6 +106,9 @@ class TinyModule(pl.LightningModule):
         self.log("val/f1", acc, prog_bar=False)
 
     def configure_optimizers(self):
+        if self.hparams.get("estimated_steps"):
+            # builds the train loader before the loops are restored (see ResumeFixes)
+            assert self.trainer.estimated_stepping_batches > 0
         opt = torch.optim.AdamW(self.parameters(), lr=0.05)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 5))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
@@ -150,6 +153,7 @@ def main() -> int:
     p.add_argument("--raise-after-step", type=int, default=-1)
     p.add_argument("--spot-save-at", type=int, default=-1)
     p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--estimated-steps", action="store_true")
     p.add_argument("--best-on-epoch-end", choices=["null", "true", "false"], default="null")
     args = p.parse_args()
 
@@ -173,7 +177,7 @@ def main() -> int:
         io._write = lambda state, path: (time.sleep(args.slow_save), write(state, path))[1]
     ckpt_path = find_resume_checkpoint(ckpt_dir)
     dm = DataModule(args.workers)
-    model = TinyModule(OmegaConf.create({"lr": 0.05, "nested": {"a": [1, 2]}}))
+    model = TinyModule(OmegaConf.create({"lr": 0.05, "nested": {"a": [1, 2]}}), args.estimated_steps)
     batches = (N_SAMPLES + BATCH - 1) // BATCH
     trainer = pl.Trainer(
         accelerator="cpu",

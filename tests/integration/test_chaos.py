@@ -14,7 +14,16 @@ import time
 from pathlib import Path
 
 import pytest
-from queue_support import FAKE_TRAINER, REPO, make_stack, overlaps, plan, queue_depth, wait_for, worker_process
+from queue_support import (
+    FAKE_TRAINER,
+    REPO,
+    make_stack,
+    overlaps,
+    plan,
+    queue_depth,
+    wait_for,
+    worker_process,
+)
 
 from receipt_lightning.jobs.records import COMPLETED, JobStore
 from receipt_lightning.jobs.registry import InstanceRegistry
@@ -37,8 +46,8 @@ def _busy_job(names, machine: str) -> str | None:
 
 def _started(root: Path, job_id: str, real: bool) -> bool:
     run = root / "runs" / job_id
-    if real:
-        return any((run / "checkpoints").glob("*.ckpt")) if (run / "checkpoints").is_dir() else False
+    if real:  # a periodic checkpoint exists: the kill or notice lands mid-training
+        return (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("step-*.ckpt"))
     return (run / "fake_ckpt.json").exists()
 
 
@@ -73,10 +82,23 @@ def run_chaos(tmp_path: Path, trainer: list[str], overrides: list[str], real: bo
     common = ("--idle-timeout", "5" if not real else "30")
     compose = real  # the real trainer's jobs are vetted like production; the fake's need no config
     procs = {
-        "A": worker_process(env, tmp_path / "A.log", "--instance-id", "A", *common, trainer=trainer, compose=compose),
-        "B": worker_process(env, tmp_path / "B.log", "--spot-metadata-endpoint", stub.endpoint, "--spot-poll",
-                            "0.2", *common, trainer=trainer, compose=compose),  # fmt: skip
-        "C": worker_process(env, tmp_path / "C.log", "--instance-id", "C", *common, trainer=trainer, compose=compose),
+        "A": worker_process(
+            env, tmp_path / "A.log", "--instance-id", "A", *common, trainer=trainer, compose=compose
+        ),
+        "B": worker_process(
+            env,
+            tmp_path / "B.log",
+            "--spot-metadata-endpoint",
+            stub.endpoint,
+            "--spot-poll",
+            "0.2",
+            *common,
+            trainer=trainer,
+            compose=compose,
+        ),  # fmt: skip
+        "C": worker_process(
+            env, tmp_path / "C.log", "--instance-id", "C", *common, trainer=trainer, compose=compose
+        ),
     }
     try:
         killed = wait_for(lambda: _busy_job(names, "A"), left(), "worker A to take a job")
@@ -87,7 +109,9 @@ def run_chaos(tmp_path: Path, trainer: list[str], overrides: list[str], real: bo
         stub.set_notice("terminate")
         duped = wait_for(lambda: _busy_job(names, "C"), left(), "worker C to take a job")
         job = store.get(duped)
-        queues.send(names.queue_urls["high"], JobMessage(job_id=duped, overrides=job["overrides"], delivery=99))
+        queues.send(
+            names.queue_urls["high"], JobMessage(job_id=duped, overrides=job["overrides"], delivery=99)
+        )
         assert procs["B"].wait(timeout=left()) == 0  # drained after its notice: no new job
         wait_for(lambda: all(store.get(j)["status"] == COMPLETED for j in jobs), left(), "all jobs to complete",
                  every_s=1.0)  # fmt: skip
@@ -102,7 +126,7 @@ def run_chaos(tmp_path: Path, trainer: list[str], overrides: list[str], real: bo
         print(logs, file=sys.stderr)
     records = {j: store.get(j) for j in jobs}
     assert all(r["status"] == COMPLETED for r in records.values())
-    for j, r in records.items():
+    for r in records.values():
         assert not overlaps(r["attempts"]), json.dumps(r["attempts"], indent=1)  # never two trainers at once
         assert [a["attempt"] for a in r["attempts"]] == list(range(1, len(r["attempts"]) + 1))
     assert not (root / "violations.log").exists()
@@ -132,5 +156,6 @@ def test_chaos_real_trainer(aws, tmp_path):
         pytest.skip("receipt_lightning/train.py not written yet")
     trainer = [sys.executable, "-m", "receipt_lightning.train"]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    overrides = ["experiment=smoke", "data.n_train=24", "data.n_val=8", "data.batch_size=4", "trainer.max_epochs=2"]
+    overrides = ["experiment=smoke", "data.n_train=48", "data.n_val=8", "data.batch_size=4", "trainer.max_epochs=2",
+                 "checkpoint.every_n_train_steps=3"]  # fmt: skip
     run_chaos(tmp_path, trainer, overrides, real=True, budget_s=900)

@@ -7,7 +7,16 @@ import json
 import time
 
 import pytest
-from queue_support import FAKE_TRAINER, make_stack, options, overlaps, plan, queue_depth, wait_for, worker_process
+from queue_support import (
+    FAKE_TRAINER,
+    make_stack,
+    options,
+    overlaps,
+    plan,
+    queue_depth,
+    wait_for,
+    worker_process,
+)
 
 from receipt_lightning.config import DataConfig, TrainingConfig
 from receipt_lightning.jobs.records import COMPLETED, FAILED, INTERRUPTED, REJECTED, JobStore
@@ -150,8 +159,16 @@ def test_bad_messages_are_rejected_with_reason(stack):
 
     raw("bad-json", "{not json", "not JSON")
     raw("bad-size", json.dumps({"job_id": "bad-size", "pad": "x" * MAX_BODY_BYTES}), "byte limit")
-    raw("bad-version", json.dumps({"schema_version": 99, "job_id": "bad-version", "overrides": []}), "schema_version")
-    raw("bad-field", json.dumps({"schema_version": 1, "job_id": "bad-field", "overrides": [], "x": 1}), "unknown field")
+    raw(
+        "bad-version",
+        json.dumps({"schema_version": 99, "job_id": "bad-version", "overrides": []}),
+        "schema_version",
+    )
+    raw(
+        "bad-field",
+        json.dumps({"schema_version": 1, "job_id": "bad-field", "overrides": [], "x": 1}),
+        "unknown field",
+    )
     raw("no-record", JobMessage(job_id="no-record", overrides=[]).encode(), "no job record")
     for i, (override, reason) in enumerate(BAD_OVERRIDES.items()):
         # A submitter that skipped submit's own check: the record exists, the worker must refuse.
@@ -169,6 +186,21 @@ def test_bad_messages_are_rejected_with_reason(stack):
     assert all(m["MessageAttributes"]["reason"]["StringValue"] for m in dead)
     assert not (root / "trainer_events.log").exists()  # nothing executed
     assert list((root / "runs").iterdir()) == []
+
+
+def test_forged_message_cannot_change_a_job(stack):
+    from receipt_lightning.jobs import queues
+    from receipt_lightning.jobs.messages import JobMessage
+
+    names, _, root = stack
+    job_id = _submit(names, "low")
+    forged = JobMessage(job_id=job_id, overrides=["seed=666"], delivery=5)
+    queues.send(names.queue_urls["high"], forged)
+    _run_worker(names, max_jobs=1)
+    job = JobStore(names.jobs_table).get(job_id)
+    assert job["status"] == COMPLETED and "seed=666" not in job["overrides"]
+    assert "differ from the job record" in job["rejections"][0]["reason"]
+    assert "seed=666" not in (root / "runs" / job_id / "worker" / "attempt-1.log").read_text()
 
 
 def test_submit_refuses_malicious_overrides(stack):
@@ -221,7 +253,11 @@ def test_failures_retry_then_dead_letter(stack):
     job = store.get(fatal)
     assert job["status"] == FAILED and len(job["attempts"]) == 1  # fatal: not retried
     reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in _dlq(names))
-    assert len(reasons) == 2 and any("fatal" in r for r in reasons) and any("failed 3 times" in r for r in reasons)
+    assert (
+        len(reasons) == 2
+        and any("fatal" in r for r in reasons)
+        and any("failed 3 times" in r for r in reasons)
+    )
 
 
 def test_missing_dataset_fails_fast(stack):

@@ -33,7 +33,12 @@ def run_cli(args: list[str], cwd: Path, module: str, timeout: int = 900) -> subp
     env = dict(os.environ, OMP_NUM_THREADS="1", RL_SHARED_ROOT=str(cwd), HYDRA_FULL_ERROR="0")
     env.pop("AWS_ENDPOINT_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -73,7 +78,17 @@ def test_sroie_short_training_then_predict_and_evaluate_agree(sroie_dir, tmp_pat
     ids_file.write_text("\n".join(val_ids) + "\n")
     out = tmp_path / "preds"
     proc = run_cli(
-        ["predict", "--checkpoint", ckpt, "--input", str(sroie_dir), "--ids", f"@{ids_file}", "--output", str(out)],
+        [
+            "predict",
+            "--checkpoint",
+            ckpt,
+            "--input",
+            str(sroie_dir),
+            "--ids",
+            f"@{ids_file}",
+            "--output",
+            str(out),
+        ],
         tmp_path,
         module="receipt_lightning.cli",
     )

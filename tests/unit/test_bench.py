@@ -29,21 +29,27 @@ def parse(*argv: str) -> argparse.Namespace:
 def test_run_figures_leave_out_warmup_and_count_real_tokens():
     # 4 steps ending at t = 1, 2, 4, 6 s; warmup 1 -> steps 2..4 over 5 s.
     ends = [1.0, 2.0, 4.0, 6.0]
-    batches = [{"samples": 8, "tokens": 800, "padded": 1000}] + [{"samples": 4, "tokens": 300, "padded": 400}] * 3
-    f = run_figures(ends, batches, warmup=1, mean_window_tokens=100.0)
+    batches = [{"samples": 8, "tokens": 800, "padded": 1000}] + [
+        {"samples": 4, "tokens": 300, "padded": 400}
+    ] * 3
+    f = run_figures(ends, batches, warmup=1, mean_window_tokens=100.0, cpu_ends=[2.0, 4.0, 8.0, 12.0])
     assert f["samples_per_s"] == pytest.approx(12 / 5)
     assert f["tokens_per_s"] == pytest.approx(900 / 5)
     assert f["epoch_samples_per_s"] == pytest.approx(900 / 5 / 100)
     assert f["median_step_s"] == pytest.approx(2.0)  # intervals 1, 2, 2
     assert f["padding_fraction"] == pytest.approx(0.25)
     assert f["timed_steps"] == 3
+    assert f["samples_per_cpu_s"] == pytest.approx(900 / 10 / 100)  # 10 CPU-s for 900 tokens
 
 
 def test_run_figures_need_enough_steps_and_batches():
+    one = {"samples": 1, "tokens": 1, "padded": 1}
     with pytest.raises(ValueError, match="warmup"):
-        run_figures([1.0, 2.0], [{"samples": 1, "tokens": 1, "padded": 1}] * 2, warmup=1, mean_window_tokens=1)
+        run_figures([1.0, 2.0], [one] * 2, warmup=1, mean_window_tokens=1)
+    with pytest.raises(ValueError, match="warmup must be >= 1"):
+        run_figures([1.0, 2.0, 3.0], [one] * 3, warmup=0, mean_window_tokens=1)
     with pytest.raises(ValueError, match="batches"):
-        run_figures([1.0, 2.0, 3.0], [], warmup=0, mean_window_tokens=1)
+        run_figures([1.0, 2.0, 3.0], [], warmup=1, mean_window_tokens=1)
 
 
 def test_mfu_is_six_params_tokens_over_peak():
@@ -115,7 +121,11 @@ def test_hf_collator_pads_boxes_like_tokens():
     collator = LayoutTokenCollator(load_tokenizer(MINILM))
     batch = collator(
         [
-            {"input_ids": [101, 7, 102], "bbox": [[0, 0, 0, 0], [1, 2, 3, 4], [0, 0, 0, 0]], "labels": [-100, 1, -100]},
+            {
+                "input_ids": [101, 7, 102],
+                "bbox": [[0, 0, 0, 0], [1, 2, 3, 4], [0, 0, 0, 0]],
+                "labels": [-100, 1, -100],
+            },
             {"input_ids": [101, 102], "bbox": [[0, 0, 0, 0], [0, 0, 0, 0]], "labels": [-100, -100]},
         ]
     )
@@ -161,5 +171,9 @@ def test_runner_end_to_end_in_subprocesses(tmp_path, capsys):
                  "--json", str(out))  # fmt: skip
     assert run(args) == 0
     text = capsys.readouterr().out
-    assert "hf-trainer" in text and "ours" in text and "same initial weights on both sides in every repeat: yes" in text
+    assert (
+        "hf-trainer" in text
+        and "ours" in text
+        and "same initial weights on both sides in every repeat: yes" in text
+    )
     assert set(json.loads(out.read_text())["runs"]) == {"hf-trainer", "ours"}

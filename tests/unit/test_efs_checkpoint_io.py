@@ -254,8 +254,8 @@ def test_build_checkpointing_validates_config_and_cleans_temp_files(tmp_path):
     assert io.keep_last_k == 2
     names = [type(c).__name__ for c in callbacks]
     assert names == [
+        "ResumeFixes",
         "RNGStateCallback",
-        "EpochEndResumeFix",
         "CadenceCheckpoint",
         "ModelCheckpoint",
         "ProgressRecorder",
@@ -320,3 +320,19 @@ def test_cadence_saves_by_minutes_as_well(tmp_path):
     # a step trigger that never fires and a time trigger (1e-6 min = 60 us) that always does
     names = _fit_boring(tmp_path, {"every_n_train_steps": 1000, "every_n_minutes": 1e-6}, 4)
     assert names == [f"step-0000000{s}.ckpt" for s in (1, 2, 3, 4)]
+
+
+def test_resume_info_reads_the_previous_attempt_even_after_this_one_recorded(tmp_path):
+    from types import SimpleNamespace
+
+    from receipt_lightning.plugins.progress import ProgressRecorder
+
+    path = save(EFSCheckpointIO(), tmp_path / "checkpoints", 10)
+    previous = {"attempt_id": "old", "global_step": 14, "time_unix": os.path.getmtime(path) + 5.0}
+    (tmp_path / "progress.json").write_text(json.dumps(previous))
+    recorder = ProgressRecorder(str(tmp_path), every_n_steps=1)
+    trainer = SimpleNamespace(is_global_zero=True, global_step=12, current_epoch=0)
+    recorder.on_train_batch_end(trainer, None, None, None, 0)  # this attempt records its own progress
+    assert json.loads((tmp_path / "progress.json").read_text())["global_step"] == 12
+    info = resume_info(str(tmp_path), path)
+    assert info["previous_progress_step"] == 14 and info["steps_lost"] == 4

@@ -30,10 +30,22 @@ def test_round_trip_and_dedup_id():
         (json.dumps({"schema_version": 2, "job_id": "j", "overrides": []}), "unknown schema_version 2"),
         (json.dumps({"job_id": "j", "overrides": []}), "unknown schema_version None"),
         (json.dumps({"schema_version": SCHEMA_VERSION, "job_id": "../x", "overrides": []}), "job_id"),
-        (json.dumps({"schema_version": SCHEMA_VERSION, "job_id": "j", "overrides": "seed=1"}), "list of strings"),
-        (json.dumps({"schema_version": SCHEMA_VERSION, "job_id": "j", "overrides": [], "cmd": "x"}), "unknown field"),
-        (json.dumps({"schema_version": SCHEMA_VERSION, "job_id": "j", "overrides": [], "delivery": 0}), "delivery"),
-        (json.dumps({"schema_version": SCHEMA_VERSION, "job_id": "j", "overrides": [], "priority": "x"}), "priority"),
+        (
+            json.dumps({"schema_version": SCHEMA_VERSION, "job_id": "j", "overrides": "seed=1"}),
+            "list of strings",
+        ),
+        (
+            json.dumps({"schema_version": SCHEMA_VERSION, "job_id": "j", "overrides": [], "cmd": "x"}),
+            "unknown field",
+        ),
+        (
+            json.dumps({"schema_version": SCHEMA_VERSION, "job_id": "j", "overrides": [], "delivery": 0}),
+            "delivery",
+        ),
+        (
+            json.dumps({"schema_version": SCHEMA_VERSION, "job_id": "j", "overrides": [], "priority": "x"}),
+            "priority",
+        ),
         ("x" * (MAX_BODY_BYTES + 1), "byte limit"),
     ],
 )
@@ -105,7 +117,10 @@ def test_extra_keys_extend_the_allow_list():
 
 
 def test_check_targets():
-    ok = {"model": {"_target_": "receipt_lightning.model.module.X"}, "cb": [{"_target_": "lightning.pytorch.callbacks.X"}]}
+    ok = {
+        "model": {"_target_": "receipt_lightning.model.module.X"},
+        "cb": [{"_target_": "lightning.pytorch.callbacks.X"}],
+    }
     check_targets(ok)
     with pytest.raises(PoisonMessage, match=r"cb\[1\]._target_='os.system'"):
         check_targets({"cb": [{}, {"_target_": "os.system"}]})
@@ -128,8 +143,13 @@ def test_training_and_data_mapping():
 
 @pytest.mark.parametrize(
     "cfg",
-    [TrainingConfig(num_epochs=0), TrainingConfig(learning_rate=-1.0), TrainingConfig(warmup_ratio=2.0),
-     DataConfig(dataset_name="../etc"), DataConfig(data_format="csv")],  # fmt: skip
+    [
+        TrainingConfig(num_epochs=0),
+        TrainingConfig(learning_rate=-1.0),
+        TrainingConfig(warmup_ratio=2.0),
+        DataConfig(dataset_name="../etc"),
+        DataConfig(data_format="csv"),
+    ],  # fmt: skip
 )
 def test_bad_config_values(cfg):
     with pytest.raises(InputError):

@@ -1,9 +1,7 @@
-"""The SQS launcher's config, registered as ``hydra/launcher=sqs`` (``conf/hydra/launcher/sqs.yaml``
-in this repository carries the same fields and defaults; a unit test keeps them equal)."""
-
+"""The SQS launcher's config schema, ``hydra/launcher=sqs_schema``; ``conf/hydra/launcher/sqs.yaml``
+(``hydra/launcher=sqs``) extends it with the same fields, commented."""
 
 from dataclasses import dataclass
-from typing import Optional
 
 from hydra.core.config_store import ConfigStore
 
@@ -13,14 +11,14 @@ class SQSLauncherConf:
     _target_: str = "hydra_plugins.sqs_launcher.sqs_launcher.SQSLauncher"
     # CloudFormation stack whose outputs name the queues and tables (e.g. "dev" for
     # `receipt-lightning dev-stack`); null: the RL_* environment variables.
-    stack: Optional[str] = None
+    stack: str | None = None
     # Queue URL to send every job to; null: the queue of `priority` from the stack or environment.
-    queue_url: Optional[str] = None
+    queue_url: str | None = None
     # Queue priority of every job of the sweep: high | normal | low.
     priority: str = "normal"
     # Sweep id; null: `+sweep_id=...` from the command line, else derived from the combinations
     # (the same sweep gets the same id, and resubmitting it adds no jobs).
-    sweep_id: Optional[str] = None
+    sweep_id: str | None = None
     # Metric that ranks the trials in `receipt-lightning sweep-status` (a key of the trainer's
     # final metrics).
     metric: str = "val/f1"
@@ -28,4 +26,9 @@ class SQSLauncherConf:
     mode: str = "max"
 
 
-ConfigStore.instance().store(group="hydra/launcher", name="sqs", node=SQSLauncherConf, provider="sqs_launcher")
+# Registered as a schema: conf/hydra/launcher/sqs.yaml extends it (its defaults list), so the yaml
+# is type-checked without Hydra's deprecated same-name schema matching; `hydra/launcher=sqs_schema`
+# works where that yaml is not on the search path.
+ConfigStore.instance().store(
+    group="hydra/launcher", name="sqs_schema", node=SQSLauncherConf, provider="sqs_launcher"
+)

@@ -16,31 +16,12 @@ from typing import Any
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
+from hydra_plugins.sqs_launcher.config import SQSLauncherConf
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.sqs_launcher.config import SQSLauncherConf
-from receipt_lightning.errors import FatalError
+from receipt_lightning.sweeps.sweepers import check_sweeper
 
 log = logging.getLogger(__name__)
-
-# Sweepers that never read a job's return value (they only enumerate combinations).
-RESULT_FREE_SWEEPERS: frozenset[str] = frozenset({"hydra._internal.core_plugins.basic_sweeper.BasicSweeper"})
-
-
-class SweeperNeedsResults(FatalError):
-    """The configured sweeper needs objective values that a queue launcher cannot return."""
-
-
-def check_sweeper(target: str | None) -> None:
-    """Raise ``SweeperNeedsResults`` unless ``target`` (``hydra.sweeper._target_``) is result-free."""
-    if target in RESULT_FREE_SWEEPERS:
-        return
-    raise SweeperNeedsResults(
-        f"hydra/launcher=sqs cannot drive the sweeper {target!r}: it queues jobs and returns at once, "
-        "so it has no objective values to give back, and this sweeper needs them to choose the next "
-        "trials. Run it locally with Hydra's basic launcher (drop hydra/launcher=sqs), or sweep a "
-        "grid on the queue with the basic sweeper (see docs/sweeps.md)."
-    )
 
 
 class SQSLauncher(Launcher):
@@ -61,6 +42,8 @@ class SQSLauncher(Launcher):
         from receipt_lightning.sweeps.submit import submit_sweep
 
         assert self.config is not None, "setup() comes first"
+        # Hydra sets the root logger to INFO; botocore's per-client INFO lines would bury the output.
+        logging.getLogger("botocore").setLevel(max(logging.WARNING, logging.getLogger("botocore").level))
         p = self.params
         result = submit_sweep(
             [list(o) for o in job_overrides],
