@@ -85,9 +85,11 @@ def build_graph(cfg: DictConfig) -> Graph:
     )
     spot = build_spot_callback(OmegaConf.to_container(cfg.spot, resolve=True))
     throughput = ThroughputCallback()
-    callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
-    callbacks += [*ckpt_callbacks, spot, throughput]
     loggers = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
+    callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
+    if not loggers:  # a learning-rate monitor has nothing to write to
+        callbacks = [c for c in callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]
+    callbacks += [*ckpt_callbacks, spot, throughput]
 
     trainer_kwargs: dict[str, Any] = {}
     if cfg.trainer.get("max_steps", -1) == -1 and not cfg.trainer.get("fast_dev_run"):
@@ -214,11 +216,16 @@ def run(cfg: DictConfig) -> int:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def hydra_entry(cfg: DictConfig) -> None:
+def hydra_entry(cfg: DictConfig) -> float | None:
+    """Returns the run's objective (``objective``, default val/f1) for result-driven sweepers
+    such as Optuna; the process exit code is kept aside for ``main``."""
     global _exit_code
     code = run(cfg)
     # Multirun with the basic launcher: one failed job does not hide another's failure.
     _exit_code = code if _exit_code == EXIT_OK else _exit_code
+    from receipt_lightning.sweeps.objective import objective
+
+    return objective(cfg) if code == EXIT_OK else None
 
 
 def normalize_overrides(argv: Sequence[str]) -> list[str]:

@@ -35,6 +35,7 @@ INTL_TOTAL_KEYS: tuple[str, ...] = (
     "GRAND TOTAL",
     "AMOUNT DUE",
 )
+P_TALL_TOTAL = 0.6  # share of tills that print the total line double height
 SUBTOTAL_KEYS: tuple[str, ...] = (
     "SUB TOTAL",
     "SUBTOTAL",
@@ -106,14 +107,15 @@ def item_lines(rng: random.Random, kind: str, cols: int, intl: bool) -> tuple[li
 
 
 def _amount_line(
-    rng: random.Random, key: str, cents: int, cols: int, role: str | None, currency: str
+    rng: random.Random, key: str, cents: int, cols: int, role: str | None, currency: str, tall: bool = False
 ) -> Line:
     amount: list[Token] = tokens(money(cents), role)
     if currency and rng.random() < 0.3:
         amount = tokens(currency) + amount  # "RM 9.00": the currency is its own word, unlabelled
+    left, right = ("l+", "r+") if tall else ("l", "r")
     if rng.random() < 0.15:  # amount right after the keyword instead of in the amount column
-        return [("l", 0, tokens(key) + amount)]
-    return [("l", 0, tokens(key)), ("r", cols, amount)]
+        return [(left, 0, tokens(key) + amount)]
+    return [(left, 0, tokens(key)), (right, cols, amount)]
 
 
 def totals_lines(
@@ -159,7 +161,8 @@ def totals_lines(
             )
         )
     keys = INTL_TOTAL_KEYS if intl else TOTAL_KEYS
-    lines.append(_amount_line(rng, rng.choice(keys), total, cols, "total", currency))
+    tall = rng.random() < P_TALL_TOTAL
+    lines.append(_amount_line(rng, rng.choice(keys), total, cols, "total", currency, tall))
     if mode == "included":  # the tax is part of the total; printed after it
         lines.append(_amount_line(rng, f"{tax_name} INCLUDED", tax, cols, "tax", ""))
     return lines, total, tax, tax_name

@@ -16,8 +16,9 @@ from receipt_lightning.data.receipt import Box
 # A token is (text, role): role is the field the word belongs to ("total", "date", ...) or None.
 Token = tuple[str, "str | None"]
 # A cell is (align, column, tokens): align "l" starts at `column`, "r" ends at `column`,
-# "c" is centred on the line (column ignored). A line is a list of cells, left to right;
-# an empty line means extra vertical space (no OCR line).
+# "c" is centred on the line (column ignored); a "+" after the letter ("l+") prints the whole
+# line double height, as tills print the total. A line is a list of cells, left to right; an
+# empty line means extra vertical space (no OCR line).
 Cell = tuple[str, int, list[Token]]
 Line = list[Cell]
 
@@ -60,9 +61,9 @@ def wrap(words: list[str], width: int) -> list[list[str]]:
 def _place_cell(cell: Cell, cols: int, rng: random.Random) -> list[Placed]:
     align, column, toks = cell
     width = cell_width(toks)
-    if align == "r":
+    if align[0] == "r":
         start = column - width
-    elif align == "c":
+    elif align[0] == "c":
         start = (cols - width) / 2 + rng.uniform(-1.0, 1.0)
     else:
         start = column
@@ -137,17 +138,18 @@ def render(
         placed = _noisy(placed, rng)
         # A line longer than the paper is squeezed to fit rather than running off the page.
         squeeze = min(1.0, cols / max(start + n for _, _, start, n in placed))
+        tall = 1.8 if any(align.endswith("+") for align, _, _ in line) else 1.0  # x normal height
         line_y = y + rng.uniform(-1.5, 1.5)
         for text, role, start, n in placed:
             x0 = margin + (start + rng.uniform(-0.3, 0.3)) * char_w * squeeze
             x1 = x0 + n * char_w * squeeze * rng.uniform(0.9, 1.05)
             y0 = line_y + skew * (x0 - width / 2) + rng.uniform(-1.0, 1.0)
             words.append(text)
-            raw.append((x0, y0, x1, y0 + char_h))
+            raw.append((x0, y0, x1, y0 + char_h * tall))
             roles.append(role)
             line_ids.append(line_no)
         line_no += 1
-        y += line_h * rng.uniform(0.95, 1.1)
+        y += line_h * (tall - 1.0 + rng.uniform(0.95, 1.1))
     height = int(y + rng.uniform(20.0, 60.0))
     boxes = [_clamp(b, width, height) for b in raw]
     return words, boxes, roles, line_ids, width, height

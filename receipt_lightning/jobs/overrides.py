@@ -48,9 +48,10 @@ ALLOWED_GROUPS: dict[str, tuple[str, ...] | None] = {
 ADDABLE: frozenset[str] = frozenset({"experiment"})
 # Set by the worker itself; a message that sets them is rejected, not silently overridden.
 WORKER_KEYS: frozenset[str] = frozenset({"run_id", "paths.root", "data.root", "spot.metadata_endpoint"})
-# `_target_`s a composed config may name (module path prefixes).
+# `_target_`s a composed config may name: a module path prefix (ending in ".") or an exact name.
 TARGET_PREFIXES: tuple[str, ...] = (
     "receipt_lightning.",
+    "lightning.pytorch.Trainer",
     "lightning.pytorch.callbacks.",
     "lightning.pytorch.loggers.",
     "lightning.pytorch.strategies.",
@@ -157,8 +158,10 @@ def check_targets(cfg: Any, prefixes: Sequence[str] = TARGET_PREFIXES) -> None:
     from omegaconf import DictConfig, OmegaConf
 
     tree = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else cfg
+    exact = {p for p in prefixes if not p.endswith(".")}
+    starts = tuple(p for p in prefixes if p.endswith("."))
     for where, target in targets(tree):
-        if not target.startswith(tuple(prefixes)):
+        if target not in exact and not target.startswith(starts):
             raise PoisonMessage(f"composed config: {where}._target_={target!r} is not on the allow-list")
 
 

@@ -43,9 +43,9 @@ def rewind_epoch_end(checkpoint: dict[str, Any]) -> bool:
     if not progress or not batches:
         return False
     total, current = progress["total"], progress["current"]
-    at_epoch_end = total["ready"] == total["started"] == total["processed"] == total["completed"] + 1 and batches.get(
-        "is_last_batch", False
-    )
+    at_epoch_end = total["ready"] == total["started"] == total["processed"] == total[
+        "completed"
+    ] + 1 and batches.get("is_last_batch", False)
     if not at_epoch_end:
         return False
     for counters in (total, current):

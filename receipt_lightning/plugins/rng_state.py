@@ -14,9 +14,11 @@ when a validation run ends. A resume from a checkpoint taken on the last batch o
 not repeat that epoch's validation, so draws made by validation (a val loader without its own
 ``generator=``, random augmentation in a val dataset) would otherwise shift every later batch.
 
-One draw no hook can isolate: at each epoch start the train loader's ``iter()`` draws a base
-seed from the global torch RNG unless the loader was built with ``generator=``; a resumed run
-built that iterator before the restore. ``on_train_start`` warns when the loader has none.
+Draws no hook can isolate: ``iter()`` on a DataLoader built without ``generator=`` draws its
+base seed from the global torch RNG, at each train epoch start and, on a resume at an epoch
+boundary, when Lightning fast-forwards the validation loop (outside any validation hook). So at
+``on_train_start`` every train and validation DataLoader without a generator gets a private one
+(this only changes where loader workers' base seeds come from).
 """
 
 from __future__ import annotations
@@ -34,7 +36,31 @@ from typing_extensions import override
 from receipt_lightning.errors import FatalError
 
 log = logging.getLogger(__name__)
-_warned_generator: dict[str, bool] = {}  # warn once per process, not once per trainer
+PRIVATE_GENERATOR_SEED = 0x5EED  # base seeds of loaders that came without a generator
+
+
+def _loaders(obj: Any) -> list[Any]:
+    """The DataLoaders in what ``trainer.train_dataloader`` / ``val_dataloaders`` return."""
+    if obj is None:
+        return []
+    if isinstance(obj, torch.utils.data.DataLoader):
+        return [obj]
+    if isinstance(obj, dict):
+        return [dl for v in obj.values() for dl in _loaders(v)]
+    if isinstance(obj, (list, tuple)):
+        return [dl for v in obj for dl in _loaders(v)]
+    flattened = getattr(obj, "flattened", None)  # Lightning's CombinedLoader
+    return _loaders(list(flattened)) if flattened is not None else []
+
+
+def give_private_generators(loaders: Any) -> int:
+    """Give each DataLoader without ``generator=`` a private one; returns how many it changed."""
+    changed = 0
+    for loader in _loaders(loaders):
+        if loader.generator is None:
+            loader.generator = torch.Generator().manual_seed(PRIVATE_GENERATOR_SEED)
+            changed += 1
+    return changed
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -119,12 +145,11 @@ class RNGStateCallback(Callback):
                 "%s holds no RNG state: the resumed run will not repeat the interrupted one",
                 trainer.ckpt_path,
             )
-        loader = trainer.train_dataloader
-        if getattr(loader, "generator", True) is None and not _warned_generator.get("done"):
-            _warned_generator["done"] = True
-            log.warning(
-                "the train DataLoader has no generator=: each epoch's iter() draws from the global torch RNG, "
-                "so a run resumed at an epoch boundary will not repeat the uninterrupted one"
+        changed = give_private_generators([trainer.train_dataloader, trainer.val_dataloaders])
+        if changed:
+            log.info(
+                "gave %d DataLoader(s) without generator= a private one (global RNG untouched by iter())",
+                changed,
             )
         self._snapshot()
 

@@ -35,20 +35,21 @@ def run_app(run_dir: Path, *args: str, expect_rc: int = 0) -> dict | None:
 
 @pytest.fixture(scope="module")
 def baselines(tmp_path_factory):
-    """Uninterrupted runs, by worker count (workers change where the dataset's noise comes from)."""
-    cache: dict[int, dict] = {}
+    """Uninterrupted runs, by the app options a case runs with (e.g. workers change where the
+    dataset's noise comes from)."""
+    cache: dict[tuple[str, ...], dict] = {}
 
-    def get(workers: int) -> dict:
-        if workers not in cache:
-            run_dir = tmp_path_factory.mktemp(f"baseline{workers}")
-            cache[workers] = run_app(run_dir, "--workers", str(workers))
-        return cache[workers]
+    def get(*options: str) -> dict:
+        if options not in cache:
+            cache[options] = run_app(tmp_path_factory.mktemp("baseline"), *options)
+        return cache[options]
 
     return get
 
 
 CASES = {
     # name: (interrupting args, first-run exit code, checkpoint expected to resume from)
+    # (options every run of a case shares are in OPTIONS)
     "mid_epoch_hard_kill": (["--die-after-step", "5"], 3, "step-00000003.ckpt"),
     "last_batch_spot_save": (["--spot-save-at", "11"], 3, "step-00000011.ckpt"),
     # step 11's file is rewritten at on_train_epoch_end by the best checkpoint (after validation)
@@ -63,6 +64,8 @@ CASES = {
         3,
         "step-00000003.ckpt",
     ),
+    # configure_optimizers reads trainer.estimated_stepping_batches (see ResumeFixes)
+    "loader_built_before_restore": (["--die-after-step", "5"], 3, "step-00000003.ckpt"),
     "async_in_flight_exception": (
         ["--async-save", "--slow-save", "1.5", "--raise-after-step", "7"],
         1,
@@ -71,12 +74,16 @@ CASES = {
 }
 
 
+OPTIONS = {"loader_built_before_restore": ["--estimated-steps"]}
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_resume_is_bitwise_exact(case, baselines, tmp_path):
     args, first_rc, expected_ckpt = CASES[case]
-    base = baselines(0)
-    run_app(tmp_path, *args, expect_rc=first_rc)
-    resumed = run_app(tmp_path)
+    options = OPTIONS.get(case, [])
+    base = baselines(*options)
+    run_app(tmp_path, *options, *args, expect_rc=first_rc)
+    resumed = run_app(tmp_path, *options)
 
     assert resumed["resumed_from"] == expected_ckpt
     assert resumed["weights_sha256"] == base["weights_sha256"]
@@ -92,7 +99,7 @@ def test_resume_is_bitwise_exact(case, baselines, tmp_path):
 def test_resume_with_loader_workers_is_exact(baselines, tmp_path):
     """Worker processes prefetch indices ahead of training; torchdata's snapshots keep the
     sampler state aligned with the batches consumed, at an epoch boundary too."""
-    base = baselines(2)
+    base = baselines("--workers", "2")
     run_app(tmp_path, "--workers", "2", "--spot-save-at", "11", expect_rc=3)
     resumed = run_app(tmp_path, "--workers", "2")
     assert resumed["weights_sha256"] == base["weights_sha256"]

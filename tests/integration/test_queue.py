@@ -66,7 +66,7 @@ def test_submit_then_worker_completes(stack, capsys):
     job = store.get(job_id)
     assert job["status"] == "QUEUED" and job["sent_at"] >= job["submitted_at"]
     assert "trainer.max_epochs=1" in job["overrides"] and "experiment=smoke" in job["overrides"]
-    _run_worker(names, max_jobs=1)
+    _run_worker(names, max_jobs=1, compose_check=True)  # vetted against the real conf/, as in production
     job = store.get(job_id)
     assert job["status"] == COMPLETED, job
     assert job["final_metrics"]["val/f1"] == pytest.approx(1.0)

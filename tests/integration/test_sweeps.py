@@ -211,10 +211,9 @@ def test_sweep_with_the_real_trainer(stack, capsys):
     names, env, root = stack
     sweep_id = sweep_id_of(launch(env, "hydra/launcher=sqs", "model.learning_rate=1e-3,3e-3", "data.n_train=8",
                                   "data.n_val=4", "trainer.max_epochs=1", "data.batch_size=8"))  # fmt: skip
-    # compose=False: the worker's _target_ vetting is the queue's to test (test_queue.py); here the
-    # trainer composes and trains the job's config itself.
+    # compose=True: the worker vets each job's composed config as in production.
     real = [sys.executable, "-m", "receipt_lightning.train"]
-    proc = worker_process(env, root / "worker.log", "--idle-timeout", "5", trainer=real, compose=False)
+    proc = worker_process(env, root / "worker.log", "--idle-timeout", "5", trainer=real, compose=True)
     try:
         assert proc.wait(timeout=400) == 0
     finally:

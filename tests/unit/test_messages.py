@@ -208,3 +208,27 @@ def test_steps_lost_from_resume_info():
     assert steps_lost({"global_step": 45}, {"resume": {"global_step": 40}}) == 5
     assert steps_lost({}, {"resume": {"global_step": 40}}) is None
     assert steps_lost({"global_step": 45}, {"resume": {"steps_lost": 7}}) == 7
+
+
+def test_admission_composes_the_real_config(tmp_path):
+    from receipt_lightning.jobs.admission import admit
+
+    msg = JobMessage(job_id="j1", overrides=["experiment=smoke", "trainer.max_epochs=1", "model.learning_rate=1e-3"])
+    args = admit(msg, tmp_path, worker_args=["spot.metadata_endpoint=http://127.0.0.1:9"])
+    assert args[-3:] == ["run_id=j1", f"paths.root={tmp_path}", "spot.metadata_endpoint=http://127.0.0.1:9"]
+    with pytest.raises(PoisonMessage, match="does not compose"):
+        # Allowed by the list but absent from the config: Hydra refuses it, so the worker does.
+        admit(JobMessage(job_id="j2", overrides=["data.nonexistent=1"]), tmp_path, extra_keys=["data.nonexistent"])
+
+
+def test_admission_resolves_datasets(tmp_path):
+    from receipt_lightning.jobs.admission import admit
+
+    (tmp_path / "datasets" / "mine" / "box").mkdir(parents=True)
+    args = admit(JobMessage(job_id="j", overrides=[], dataset="mine"), tmp_path, compose_check=False)
+    assert args[:2] == ["data=sroie", f"data.root={tmp_path}/datasets/mine"]
+    with pytest.raises(PoisonMessage, match="not found"):
+        admit(JobMessage(job_id="j", overrides=[], dataset="other"), tmp_path, compose_check=False)
+    (tmp_path / "datasets" / "odd").mkdir()
+    with pytest.raises(PoisonMessage, match="neither"):
+        admit(JobMessage(job_id="j", overrides=[], dataset="odd"), tmp_path, compose_check=False)
