@@ -37,6 +37,7 @@ class ReceiptTokenClassifier(L.LightningModule):
         label_smoothing: float = 0.0,
         head_lr_multiplier: float = 1.0,
         optimizer_impl: str = "foreach",
+        class_weight_power: float = 0.0,
         hf_config: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -58,12 +59,28 @@ class ReceiptTokenClassifier(L.LightningModule):
                 "label_smoothing": float(label_smoothing),
                 "head_lr_multiplier": float(head_lr_multiplier),
                 "optimizer_impl": optimizer_impl,
+                "class_weight_power": float(class_weight_power),
                 "hf_config": hf_config,
             }
         )
         self.label_list = list(label_list)
         self.val_entity = EntityF1(self.label_list)
         self._val_word_probs: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.class_weights: torch.Tensor | None = None
+
+    @override
+    def setup(self, stage: str) -> None:
+        power = self.hparams.class_weight_power
+        dm = getattr(self.trainer, "datamodule", None)
+        if stage != "fit" or not power or dm is None:
+            return
+        # Rare labels (a receipt has one total among ~100 words) weigh more in the loss:
+        # weight = (count / largest count) ** -power, so power 0.5 is inverse square root.
+        counts = torch.zeros(len(self.label_list))
+        for w in dm.train_windows:
+            labels = torch.tensor([x for x in w.labels if x >= 0], dtype=torch.long)
+            counts += torch.bincount(labels, minlength=len(self.label_list)).float()
+        self.class_weights = (counts.clamp(min=1) / counts.max()).pow(-power)
 
     @override
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -73,9 +90,11 @@ class ReceiptTokenClassifier(L.LightningModule):
         return out.logits
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        weight = None if self.class_weights is None else self.class_weights.to(logits.device)
         return torch.nn.functional.cross_entropy(
             logits.view(-1, logits.size(-1)),
             labels.view(-1),
+            weight=weight,
             ignore_index=-100,
             label_smoothing=self.hparams.label_smoothing,
         )
