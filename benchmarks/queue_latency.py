@@ -161,7 +161,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=100)
     ap.add_argument("--workers", default="1,3", help="worker counts for the throughput runs")
     ap.add_argument(
-        "--poll-wait", type=int, default=2, help="worker long-poll wait (s), the default worker setting"
+        "--poll-wait", type=int, default=1, help="worker long-poll wait (s), the default worker setting"
     )
     args = ap.parse_args()
     import logging

@@ -38,6 +38,8 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
+    stop = {"requested": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))  # first: a stop may come early
     args = dict(a.split("=", 1) for a in argv if "=" in a)
     run_id, root = args["run_id"], Path(args["paths.root"])
     run_dir = root / "runs" / run_id
@@ -63,8 +65,6 @@ def main(argv: list[str]) -> int:
                 "Traceback (most recent call last):\n  File 'fake'\nRuntimeError: planned crash", flush=True
             )
         return int(exits[attempt - 1])
-    stop = {"requested": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))
     steps, step_s = int(plan.get("steps", 10)), float(plan.get("step_s", 0.05))
     ckpt = run_dir / "fake_ckpt.json"
     start = json.loads(ckpt.read_text())["step"] if ckpt.exists() else 0

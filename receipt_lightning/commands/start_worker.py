@@ -35,7 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="lease and message visibility lifetime without a heartbeat (default 120)")  # fmt: skip
     p.add_argument("--heartbeat", type=float, metavar="S", help="heartbeat period (default lease-ttl / 6)")
     p.add_argument(
-        "--poll-wait", type=int, default=1, metavar="S", help="long-poll wait on the lowest queue (0..20, default 1)"
+        "--poll-wait",
+        type=int,
+        default=1,
+        metavar="S",
+        help="long-poll wait on the lowest queue (0..20, default 1)",
     )
     p.add_argument("--max-failures", type=int, default=3, help="failed attempts before FAILED (default 3)")
     p.add_argument(

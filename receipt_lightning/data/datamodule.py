@@ -116,21 +116,24 @@ class ReceiptDataModule(L.LightningDataModule):
     def train_dataloader(self):
         from torchdata.stateful_dataloader import StatefulDataLoader
 
+        # A private generator: DataLoader.__iter__ draws a base seed from it, which would
+        # otherwise consume the global torch RNG and shift dropout masks after a resume. The
+        # sampler shares it so worker seeds repeat after a resume too.
+        generator = torch.Generator().manual_seed(self.seed)
         sampler = ResumableBatchSampler(
             [len(w) for w in self.train_windows],
             self.batch_size,
             seed=self.seed,
             shuffle=True,
             group_factor=self.group_factor if self.group_by_length else 1,
+            generator=generator,
         )
-        # A private generator: DataLoader.__iter__ draws a base seed from it, which would
-        # otherwise consume the global torch RNG and shift dropout masks after a resume.
         return StatefulDataLoader(
             self.train_windows,
             batch_sampler=sampler,
             collate_fn=self._collate(),
             num_workers=self.num_workers,
-            generator=torch.Generator().manual_seed(self.seed),
+            generator=generator,
             persistent_workers=self.num_workers > 0,
         )
 

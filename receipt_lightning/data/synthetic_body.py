@@ -3,7 +3,8 @@
 Money is computed in integer cents so printed amounts always add up. Only the final total's
 amount is labelled "total"; the subtotal ("subtotal"), the tax amount ("tax") and every other
 amount (item prices, rounding, cash, change, GST summary) are there to be told apart from it.
-The final total always sits on the line of a TOTAL-like keyword, after subtotal, tax and rounding.
+The final total always sits on the line of a TOTAL-like keyword, after subtotal, tax and rounding,
+and that line is often printed double height (taller boxes), as on many till receipts.
 """
 
 from __future__ import annotations

@@ -146,6 +146,9 @@ class ReceiptTokenClassifier(L.LightningModule):
             head_lr_multiplier=hp.head_lr_multiplier,
             impl=hp.optimizer_impl,
         )
-        total = int(self.trainer.estimated_stepping_batches)
+        # train.py sets max_steps; estimated_stepping_batches would build the train loader
+        # before Lightning restores its saved position (see plugins/resume_fixes.py).
+        max_steps = self.trainer.max_steps
+        total = int(max_steps) if max_steps and max_steps > 0 else int(self.trainer.estimated_stepping_batches)
         scheduler = linear_warmup_decay(optimizer, int(hp.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -16,6 +16,7 @@ import io
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -86,8 +87,6 @@ class EFSCheckpointIO(CheckpointIO):
             self._error = err
 
     def _write(self, state: dict[str, Any], path: str) -> None:
-        import time
-
         import torch
 
         start = time.perf_counter()

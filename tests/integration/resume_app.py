@@ -80,13 +80,17 @@ class DataModule(pl.LightningDataModule):
         )
 
     def val_dataloader(self):
-        return StatefulDataLoader(self.val_set, batch_size=6, generator=torch.Generator().manual_seed(SEED))
+        # No generator= on purpose (like the project's datamodule): its iter() would draw from
+        # the global RNG, also outside validation hooks on a resume (see RNGStateCallback).
+        return torch.utils.data.DataLoader(self.val_set, batch_size=6)
 
 
 class TinyModule(pl.LightningModule):
     def __init__(self, cfg, estimated_steps: bool = False) -> None:
         super().__init__()
-        self.save_hyperparameters({"cfg": cfg, "np_value": np.float64(0.5), "estimated_steps": estimated_steps})
+        self.save_hyperparameters(
+            {"cfg": cfg, "np_value": np.float64(0.5), "estimated_steps": estimated_steps}
+        )
         self.net = torch.nn.Sequential(
             torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Dropout(0.3), torch.nn.Linear(32, 3)
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import pytest
 from queue_support import (
@@ -83,9 +84,33 @@ def test_submit_then_worker_completes(stack, capsys):
     assert f"job {job_id}  status COMPLETED" in out
     details = json.loads(out[out.index("{") :])
     assert details["cost"]["usd"] == 0.0 and details["attempts"][0]["outcome"] == COMPLETED
+    job_details.run(argparse.Namespace(job_id=job_id, dynamo_table=names.jobs_table, metrics_table=names.metrics_table,
+                                       stack=None, prices=None, events=5, plot=None, json=False))  # fmt: skip
+    out = capsys.readouterr().out
+    assert "#1  COMPLETED" in out and "cost: $0.0000" in out and f"run {job_id}" in out
     # Resubmitting the same job id adds nothing.
     assert _submit(names, job_id=job_id) == job_id
     assert queue_depth(names.queue_urls["normal"]) == 0
+
+
+def test_submit_job_cli_with_the_example_file(stack, monkeypatch, capsys):
+    from receipt_lightning.cli import main
+
+    names, env, _ = stack
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    example = str(Path(__file__).resolve().parents[2] / "conf" / "jobs" / "example_job.yaml")
+    assert main(["submit-job", "--config", example, "--priority", "high", "seed=3"]) == 0
+    job_id = capsys.readouterr().out.strip()
+    job = JobStore(names.jobs_table).get(job_id)
+    assert job["priority"] == "high" and "seed=3" in job["overrides"] and "seed=1234" not in job["overrides"]
+    assert job["config"]["model"] == "layoutlm_tiny" and job["config"]["training"]["num_epochs"] == 2
+    _run_worker(names, max_jobs=1, compose_check=True)
+    assert JobStore(names.jobs_table).get(job_id)["status"] == COMPLETED
+    assert main(["job-status", "--job-id", job_id]) == 0
+    assert "status COMPLETED" in capsys.readouterr().out
+    assert main(["submit-job", "--config", example, "hydra.run.dir=/"]) == 1  # one-line error, nothing queued
+    assert "keys under hydra" in capsys.readouterr().err
 
 
 def test_high_priority_starts_first(stack):
@@ -217,7 +242,7 @@ def test_submit_refuses_malicious_overrides(stack):
 def test_interrupted_job_is_resent_and_resumes(stack):
     names, _, root = stack
     job_id = _submit(names)
-    plan(root, job_id, steps=6, step_s=0.02)
+    plan(root, job_id, steps=40, step_s=0.05)
     # First attempt: stop the trainer half-way, as a Spot notice would (SIGTERM -> exit 75).
     (root / "runs" / job_id).mkdir(parents=True)
     (root / "runs" / job_id / "fake_ckpt.json").write_text('{"step": 0}')

@@ -213,12 +213,18 @@ def test_steps_lost_from_resume_info():
 def test_admission_composes_the_real_config(tmp_path):
     from receipt_lightning.jobs.admission import admit
 
-    msg = JobMessage(job_id="j1", overrides=["experiment=smoke", "trainer.max_epochs=1", "model.learning_rate=1e-3"])
+    msg = JobMessage(
+        job_id="j1", overrides=["experiment=smoke", "trainer.max_epochs=1", "model.learning_rate=1e-3"]
+    )
     args = admit(msg, tmp_path, worker_args=["spot.metadata_endpoint=http://127.0.0.1:9"])
     assert args[-3:] == ["run_id=j1", f"paths.root={tmp_path}", "spot.metadata_endpoint=http://127.0.0.1:9"]
     with pytest.raises(PoisonMessage, match="does not compose"):
         # Allowed by the list but absent from the config: Hydra refuses it, so the worker does.
-        admit(JobMessage(job_id="j2", overrides=["data.nonexistent=1"]), tmp_path, extra_keys=["data.nonexistent"])
+        admit(
+            JobMessage(job_id="j2", overrides=["data.nonexistent=1"]),
+            tmp_path,
+            extra_keys=["data.nonexistent"],
+        )
 
 
 def test_admission_resolves_datasets(tmp_path):

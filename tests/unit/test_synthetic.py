@@ -186,3 +186,12 @@ def test_bad_arguments():
     with pytest.raises(InputError, match=">= 0"):
         generate_receipts(-1, seed=0)
     assert generate_receipts(0, seed=0) == []
+
+
+def test_total_line_often_printed_double_height(receipts):
+    tall = 0
+    for r in receipts:
+        heights = sorted(y1 - y0 for _, y0, _, y1 in r.boxes)
+        _, y0, _, y1 = r.boxes[r.labels.index("B-total")]
+        tall += (y1 - y0) > 1.5 * heights[len(heights) // 2]
+    assert 0.4 * len(receipts) <= tall <= 0.8 * len(receipts)
