@@ -287,7 +287,6 @@ def test_failures_retry_then_dead_letter(stack):
 
 def test_missing_dataset_fails_fast(stack):
     names, _, root = stack
-    job_id = _submit(names, data_config=None) if False else None
     from receipt_lightning.jobs.submit import submit_training_job
 
     job_id = submit_training_job("layoutlm_tiny", TINY, DataConfig(dataset_name="nope"), names=names)
