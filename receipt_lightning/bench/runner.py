@@ -158,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         spec = side_spec(args, repeat, side, variant, common)
         result = run_worker(spec, args.timeout_s)
         by_variant[variant].append(result)
+        if args.json:  # every run kept as it finishes, whatever happens later
+            Path(args.json).write_text(json.dumps({"args": vars(args), "runs": by_variant}, indent=1))
         what = f"val F1 {result['val']['f1']:.4f}" if args.f1 else f"{result['samples_per_s']:.2f} samples/s"
         print(f"[{i}/{len(runs)}] {variant}: {what}, load {fmt_load()}", file=sys.stderr, flush=True)
     # Initial weights per repeat (seed): every side of one repeat must start from the same.

@@ -96,6 +96,7 @@ def run_figures(
 METRICS = (
     "samples_per_s",
     "epoch_samples_per_s",
+    "samples_per_cpu_s",
     "tokens_per_s",
     "median_step_s",
     "peak_rss_mib",

@@ -69,12 +69,13 @@ def test_gpu_peak_table_prefers_the_specific_name():
 
 def test_median_figures_and_ratio():
     runs = [
-        {"samples_per_s": s, "epoch_samples_per_s": s, "tokens_per_s": 10 * s, "median_step_s": 1 / s,
+        {"samples_per_s": s, "epoch_samples_per_s": s, "samples_per_cpu_s": s, "tokens_per_s": 10 * s, "median_step_s": 1 / s,
          "peak_rss_mib": 100.0, "padding_fraction": 0.1, "mfu": 0.2 * s}
         for s in (1.0, 3.0, 2.0)
     ]  # fmt: skip
     m = median_figures(runs)
     assert m["samples_per_s"] == 2.0 and m["tokens_per_s"] == 20.0 and m["repeats"] == 3
+    assert m["samples_per_cpu_s"] == 2.0
     assert m["mfu"] == pytest.approx(0.4)
     assert ratio(2.6, 2.0) == pytest.approx(1.3)
 
