@@ -54,7 +54,7 @@ def run_hf(spec: Mapping[str, Any]) -> dict[str, Any]:
 
     from receipt_lightning.bench.hf_clock import HFStepClock
     from receipt_lightning.bench.hf_collator import LayoutTokenCollator
-    from receipt_lightning.bench.setup import (
+    from receipt_lightning.bench.shared import (
         build_datamodule,
         compose,
         count_params,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from transformers import TrainerCallback
+from typing_extensions import override
 
 
 class HFStepClock(TrainerCallback):
@@ -16,11 +17,13 @@ class HFStepClock(TrainerCallback):
         self.cpu_ends: list[float] = []  # process CPU seconds, all threads
         self.threads = 0
 
+    @override
     def on_train_begin(self, args, state, control, **kwargs):
         import torch
 
         self.threads = torch.get_num_threads()
 
+    @override
     def on_step_end(self, args, state, control, **kwargs):
         self.step_ends.append(time.perf_counter())
         self.cpu_ends.append(time.process_time())

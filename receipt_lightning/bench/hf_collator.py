@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from transformers import DataCollatorForTokenClassification
 
-from receipt_lightning.bench.setup import batch_record
+from receipt_lightning.bench.shared import batch_record
 
 
 @dataclass

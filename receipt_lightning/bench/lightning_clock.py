@@ -7,7 +7,7 @@ import time
 import lightning as L
 from typing_extensions import override
 
-from receipt_lightning.bench.setup import batch_record
+from receipt_lightning.bench.shared import batch_record
 
 
 class StepClock(L.Callback):

@@ -37,7 +37,7 @@ def run_ours(spec: Mapping[str, Any]) -> dict[str, Any]:
     from hydra.utils import instantiate
 
     from receipt_lightning.bench.lightning_clock import StepClock
-    from receipt_lightning.bench.setup import (
+    from receipt_lightning.bench.shared import (
         build_datamodule,
         compose,
         count_params,

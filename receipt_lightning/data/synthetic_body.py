@@ -14,37 +14,18 @@ import random
 from receipt_lightning.data import synthetic_vocab as vocab
 from receipt_lightning.data.synthetic_layout import Line, Token, tokens
 
+# Keywords of the final total; "BALANCE" is kept for change (its Malaysian use), never a total.
+# fmt: off
 TOTAL_KEYS: tuple[str, ...] = (
-    "TOTAL",
-    "TOTAL:",
-    "TOTAL (RM)",
-    "TOTAL (RM):",
-    "TOTAL RM",
-    "GRAND TOTAL",
-    "NETT TOTAL",
-    "TOTAL AMOUNT",
-    "ROUNDED TOTAL (RM):",
-    "TOTAL INCL. GST",
-    "TOTAL DUE",
-    "AMOUNT DUE",
+    "TOTAL", "TOTAL:", "TOTAL (RM)", "TOTAL (RM):", "TOTAL RM", "GRAND TOTAL", "NETT TOTAL", "TOTAL AMOUNT",
+    "ROUNDED TOTAL (RM):", "TOTAL INCL. GST", "TOTAL DUE", "AMOUNT DUE",
 )
-INTL_TOTAL_KEYS: tuple[str, ...] = (
-    "TOTAL",
-    "TOTAL:",
-    "TOTAL DUE",
-    "BALANCE DUE",
-    "GRAND TOTAL",
-    "AMOUNT DUE",
-)
-P_TALL_TOTAL = 0.6  # share of tills that print the total line double height
+INTL_TOTAL_KEYS: tuple[str, ...] = ("TOTAL", "TOTAL:", "TOTAL DUE", "GRAND TOTAL", "AMOUNT DUE")
 SUBTOTAL_KEYS: tuple[str, ...] = (
-    "SUB TOTAL",
-    "SUBTOTAL",
-    "SUB-TOTAL",
-    "SUB TOTAL (RM)",
-    "SUBTOTAL:",
-    "SUB TOTAL (EXCL GST)",
+    "SUB TOTAL", "SUBTOTAL", "SUB-TOTAL", "SUB TOTAL (RM)", "SUBTOTAL:", "SUB TOTAL (EXCL GST)",
 )
+# fmt: on
+P_TALL_TOTAL = 0.6  # share of tills that print the total line double height
 
 
 def money(cents: int) -> str:

@@ -8,7 +8,10 @@ For company/address ties between equally confident spans go to the longer, then 
 for date/total to the first one. Company/address runs cut by at most ``MAX_GAP_WORDS`` words
 that still give the field ``GAP_MIN_PROB`` or more are joined: a model is least sure of a lone
 "," or "&" inside an address, and cutting the address there loses the whole field. Its words are then turned into the key's form by
-``postprocess.field_text``. Fields with no span are omitted.
+``postprocess.field_text``. A date or total that no word has as its most probable label falls back
+to the single word most probable for it, if that word gives the field at least
+``FALLBACK_MIN_PROB`` (a short-trained model often leaves the total just under "O"). Fields with
+no span are omitted.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from receipt_lightning.model.postprocess import MULTI_LINE_FIELDS, field_text
 # probability on the field (B- + I-).
 MAX_GAP_WORDS = 1
 GAP_MIN_PROB = 0.2
+# Date/total fallback (see the module docstring). Chosen on the training split with a model
+# trained 3 epochs (field F1 0.8475 -> 0.8561, total 0.741 -> 0.840; 0.05: 0.8562, 0.2: 0.8554,
+# 0.3: 0.8537); a wrong guess costs precision, so the fallback is not applied to company/address.
+FALLBACK_MIN_PROB = 0.1
 
 
 def bridge_gaps(spans: list[tuple[int, int]], field_prob: np.ndarray) -> list[tuple[int, int]]:
@@ -99,6 +106,9 @@ def decode_fields(
         spans = field_spans(tags, field)
         if field in MULTI_LINE_FIELDS:
             spans = bridge_gaps(spans, field_prob)
+        elif not spans and len(field_prob) and field_prob.max() >= FALLBACK_MIN_PROB:
+            top = int(field_prob.argmax())
+            spans = [(top, top + 1)]
         for start, end in spans:
             confidence = float(field_prob[start:end].mean())
             length = (end - start) if field in MULTI_LINE_FIELDS else 0
