@@ -32,6 +32,7 @@ TINY = [
     "data.n_train=24",
     "data.n_val=8",
     "trainer.max_epochs=2",
+    "trainer.check_val_every_n_epoch=1",
     "data.batch_size=8",
     "trainer.enable_progress_bar=false",
 ]
@@ -111,6 +112,7 @@ def test_every_experiment_fast_dev_run(tmp_path, experiment, request):
 )
 def test_bad_overrides_give_one_clear_line(tmp_path, override, expected):
     proc = run_cli(["run_id=bad", override], tmp_path, timeout=120)
+    out = proc.stdout + proc.stderr  # Hydra's job logging goes to stdout
     assert proc.returncode != 0
-    assert expected in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert expected in out
+    assert "Traceback" not in out
