@@ -11,6 +11,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", required=True, help="a SROIE-format directory (box/) or a JSONL file")
     p.add_argument("--output", required=True, help="directory for <receipt id>.json files")
     p.add_argument("--ids", default=None, help="comma-separated receipt ids, or @FILE with one id per line")
+    p.add_argument(
+        "--split",
+        choices=("train", "val"),
+        default=None,
+        help="only this split of a SROIE directory (the fixed split training used)",
+    )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--draw", default=None, metavar="DIR", help="also render each receipt as a PNG")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -40,6 +46,14 @@ def run(args: argparse.Namespace) -> int:
     fields = sorted({lab.split("-", 1)[1] for lab in predictor.label_list if lab != "O"})
     receipts = load_receipts(args.input, fields)
     wanted = _ids(args.ids)
+    if args.split:
+        from receipt_lightning.data.sroie import list_sroie_ids, sroie_split
+        from receipt_lightning.errors import InputError
+
+        if not (Path(args.input) / "box").is_dir():
+            raise InputError("--split needs a SROIE directory (with box/)", source=args.input)
+        split_ids = set(sroie_split(list_sroie_ids(args.input))[0 if args.split == "train" else 1])
+        wanted = split_ids if wanted is None else wanted & split_ids
     if wanted is not None:
         receipts = [r for r in receipts if r.id in wanted]
     out = Path(args.output)

@@ -55,7 +55,8 @@ def load_split(
         from receipt_lightning.data.sroie import list_sroie_ids, load_sroie, sroie_split
 
         train_ids, val_ids = sroie_split(list_sroie_ids(path), val_fraction=val_fraction)
-        return load_sroie(path, ids=train_ids if split == "train" else val_ids, fields=fields)
+        ids = train_ids if split == "train" else val_ids
+        return load_sroie(path, ids=ids[:n] if n else ids, fields=fields)
     if source == "jsonl":
         from receipt_lightning.data.jsonl import load_jsonl
 
