@@ -1,0 +1,56 @@
+"""Backbones load offline: MiniLM text weights into LayoutLM, and `layoutlm_base`'s
+from_pretrained path from a local directory."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from receipt_lightning.errors import FatalError
+from receipt_lightning.model.backbone import MINILM, build_model, load_tokenizer, minilm_dir
+
+LABELS = ["O", "B-total", "I-total"]
+TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+
+
+def test_minilm_text_encoder_starts_from_pretrained_weights():
+    from safetensors.torch import load_file
+
+    model = build_model(LABELS, "minilm")
+    bert = load_file(str(minilm_dir() / "model.safetensors"))
+    ours = model.state_dict()
+    for key in ("embeddings.word_embeddings.weight", "encoder.layer.5.output.dense.weight"):
+        assert torch.equal(ours[f"layoutlm.{key}"], bert[key])
+    assert model.config.hidden_size == 384 and model.num_labels == 3
+
+
+def test_layoutlm_base_path_loads_from_a_local_directory(tmp_path):
+    src = build_model(["O", "B-x", "I-x", "B-y", "I-y"], "random", **TINY)
+    src.save_pretrained(tmp_path)
+    load_tokenizer(MINILM).save_pretrained(tmp_path)
+
+    model = build_model(LABELS, "pretrained", name_or_path=str(tmp_path))
+    assert model.num_labels == 3  # the head is resized to this data's labels
+    a, b = src.state_dict(), model.state_dict()
+    assert torch.equal(a["layoutlm.encoder.layer.1.output.dense.weight"], b["layoutlm.encoder.layer.1.output.dense.weight"])
+    assert len(load_tokenizer(str(tmp_path))) == 30522
+
+
+def test_layoutlm_base_config_composes_to_a_local_directory(tmp_path):
+    from hydra.utils import instantiate
+
+    from receipt_lightning.train import compose_config
+
+    build_model(LABELS, "random", **TINY).save_pretrained(tmp_path)
+    load_tokenizer(MINILM).save_pretrained(tmp_path)
+    cfg = compose_config(["run_id=t", "model=layoutlm_base", f"model.backbone.name_or_path={tmp_path}"])
+    assert cfg.model.tokenizer == str(tmp_path)
+    module = instantiate(cfg.model, label_list=LABELS, _convert_="all")
+    assert module.hparams.hf_config["hidden_size"] == 32
+
+
+def test_missing_local_weights_and_unknown_kind_are_clear_errors(tmp_path):
+    with pytest.raises(FatalError, match="cannot load LayoutLM weights"):
+        build_model(LABELS, "pretrained", name_or_path=str(tmp_path / "nowhere"))
+    with pytest.raises(FatalError, match="unknown model.backbone.kind"):
+        build_model(LABELS, "bogus")
