@@ -32,7 +32,9 @@ def test_layoutlm_base_path_loads_from_a_local_directory(tmp_path):
     model = build_model(LABELS, "pretrained", name_or_path=str(tmp_path))
     assert model.num_labels == 3  # the head is resized to this data's labels
     a, b = src.state_dict(), model.state_dict()
-    assert torch.equal(a["layoutlm.encoder.layer.1.output.dense.weight"], b["layoutlm.encoder.layer.1.output.dense.weight"])
+    assert torch.equal(
+        a["layoutlm.encoder.layer.1.output.dense.weight"], b["layoutlm.encoder.layer.1.output.dense.weight"]
+    )
     assert len(load_tokenizer(str(tmp_path))) == 30522
 
 
