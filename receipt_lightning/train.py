@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,6 @@ class Graph:
     spot: Any
     throughput: Any
     resume_from: str | None
-    extra: dict = field(default_factory=dict)
 
 
 def _logger_enabled(node: Any) -> bool:
