@@ -98,19 +98,18 @@ def build_graph(cfg: DictConfig) -> Graph:
         callbacks = [c for c in callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]
     callbacks += [*ckpt_callbacks, spot, throughput]
 
-    trainer_kwargs: dict[str, Any] = {}
-    if cfg.trainer.get("max_steps", -1) == -1 and not cfg.trainer.get("fast_dev_run"):
-        # Stop on a step count so a run resumed from the last batch of an epoch stops where an
-        # uninterrupted run would.
-        trainer_kwargs["max_steps"] = int(cfg.trainer.max_epochs) * datamodule.steps_per_epoch()
     trainer = instantiate(
         cfg.trainer,
         callbacks=callbacks,
         logger=loggers or False,
         plugins=[checkpoint_io],
         default_root_dir=cfg.paths.run_dir,
-        **trainer_kwargs,
     )
+    if cfg.trainer.get("max_steps", -1) == -1 and not cfg.trainer.get("fast_dev_run"):
+        # Stop on a step count so a run resumed from the last batch of an epoch stops where an
+        # uninterrupted run would; per rank under DDP (known once the Trainer has its devices).
+        steps = datamodule.steps_per_epoch(trainer.world_size)
+        trainer.fit_loop.epoch_loop.max_steps = int(cfg.trainer.max_epochs) * steps
     resume_from = (
         None if cfg.trainer.get("fast_dev_run") else find_resume_checkpoint(cfg.paths.checkpoint_dir)
     )

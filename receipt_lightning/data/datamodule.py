@@ -106,8 +106,10 @@ class ReceiptDataModule(L.LightningDataModule):
             len(self.val_receipts), len(self.val_windows),
         )  # fmt: skip
 
-    def steps_per_epoch(self) -> int:
-        return (len(self.train_windows) + self.batch_size - 1) // self.batch_size
+    def steps_per_epoch(self, world_size: int = 1) -> int:
+        """Optimizer steps per epoch on each of ``world_size`` data-parallel ranks."""
+        total = (len(self.train_windows) + self.batch_size - 1) // self.batch_size
+        return total if world_size == 1 else total // world_size
 
     def _collate(self):
         return partial(collate_windows, pad_token_id=self.tokenizer.pad_token_id)
@@ -127,6 +129,9 @@ class ReceiptDataModule(L.LightningDataModule):
             shuffle=True,
             group_factor=self.group_factor if self.group_by_length else 1,
             generator=generator,
+            # Under DDP (trainer=ddp sets use_distributed_sampler: false) each rank takes its share.
+            num_replicas=self.trainer.world_size if self.trainer is not None else 1,
+            rank=self.trainer.global_rank if self.trainer is not None else 0,
         )
         return StatefulDataLoader(
             self.train_windows,

@@ -68,9 +68,18 @@ class ResumableBatchSampler:
         shuffle: bool = True,
         group_factor: int = 50,
         generator: Any | None = None,
+        num_replicas: int = 1,
+        rank: int = 0,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1, got {batch_size}", source="ResumableBatchSampler")
+        if not 0 <= rank < num_replicas:
+            raise InputError(f"rank {rank} not in [0, {num_replicas})", source="ResumableBatchSampler")
+        # Data parallel: every rank draws the same epoch order and takes every num_replicas-th
+        # batch, all ranks the same count (the remainder is dropped, as DistributedSampler's
+        # drop_last does), so they step together and the position is one integer for all.
+        self.num_replicas = num_replicas
+        self.rank = rank
         self.lengths = list(lengths)
         self.batch_size = batch_size
         self.seed = seed
@@ -92,7 +101,8 @@ class ResumableBatchSampler:
         self._pinned = epoch
 
     def __len__(self) -> int:
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+        total = (len(self.lengths) + self.batch_size - 1) // self.batch_size
+        return total if self.num_replicas == 1 else total // self.num_replicas
 
     def _begin_pass(self) -> int:
         """Decide the (epoch, first batch) of a pass that is starting now; returns the start."""
@@ -119,6 +129,8 @@ class ResumableBatchSampler:
         batches = length_grouped_batches(
             self.lengths, self.batch_size, self.seed, self.epoch, self.shuffle, self.group_factor
         )
+        if self.num_replicas > 1:
+            batches = batches[self.rank :: self.num_replicas][: len(self)]
         for batch in batches[start:]:
             self._yielded += 1
             yield batch

@@ -133,6 +133,13 @@ def _minilm_model(label_list: Sequence[str], overrides: Mapping[str, Any]):
     return model
 
 
+def freeze_pooler(model):
+    """Token classification never uses LayoutLM's pooler (it is computed, then dropped): frozen,
+    it costs no optimizer work and DDP does not stop on parameters without gradients."""
+    model.layoutlm.pooler.requires_grad_(False)
+    return model
+
+
 def build_model(
     label_list: Sequence[str],
     kind: str,
@@ -147,16 +154,16 @@ def build_model(
     if kind == "random":
         model = LayoutLMForTokenClassification(layoutlm_config(label_list, **sizes))
         init_box_embeddings(model, box_init, include_1d=True)
-        return model
+        return freeze_pooler(model)
     if kind == "minilm":
         model = _minilm_model(label_list, sizes)
         init_box_embeddings(model, box_init)
-        return model
+        return freeze_pooler(model)
     if kind == "pretrained":
         if not name_or_path:
             raise FatalError("model.backbone.name_or_path is required for kind=pretrained")
         try:
-            return LayoutLMForTokenClassification.from_pretrained(
+            model = LayoutLMForTokenClassification.from_pretrained(
                 name_or_path,
                 num_labels=len(label_list),
                 id2label=dict(enumerate(label_list)),
@@ -166,6 +173,7 @@ def build_model(
             )
         except OSError as err:
             raise FatalError(f"cannot load LayoutLM weights {name_or_path!r}: {err}") from err
+        return freeze_pooler(model)
     raise FatalError(f"unknown model.backbone.kind {kind!r}; choose one of {', '.join(BACKBONE_KINDS)}")
 
 

@@ -116,3 +116,16 @@ def test_bad_overrides_give_one_clear_line(tmp_path, override, expected):
     assert proc.returncode != 0
     assert expected in out
     assert "Traceback" not in out
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_splits_the_epoch(tmp_path):
+    args = [
+        "+experiment=smoke", "run_id=ddp", *TINY, "trainer=ddp", "trainer.accelerator=cpu",
+        "trainer.devices=2", "trainer.precision=32-true", "trainer.deterministic=false",
+    ]  # fmt: skip
+    proc = run_cli(args, tmp_path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    summary = json.loads((tmp_path / "runs/ddp/summary.json").read_text())
+    # 24 receipts / batch 8 = 3 batches per epoch, 1 per rank (remainder dropped) x 2 epochs
+    assert summary["status"] == "COMPLETED" and summary["global_step"] == 2

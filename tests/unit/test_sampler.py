@@ -120,3 +120,16 @@ def test_stateful_dataloader_state_is_not_ahead(workers, stop_after):
     assert seen == expected[:stop_after]
     assert rest == expected[stop_after : stop_after + len(rest)]
     assert len(rest) == (13 - stop_after if stop_after < 13 else 13)
+
+
+def test_ranks_take_disjoint_equal_shares_of_the_same_epoch():
+    from receipt_lightning.data.sampler import ResumableBatchSampler
+
+    lengths = [(i * 7) % 50 + 1 for i in range(103)]
+    one = ResumableBatchSampler(lengths, 4, seed=3)
+    ranks = [ResumableBatchSampler(lengths, 4, seed=3, num_replicas=3, rank=r) for r in range(3)]
+    shares = [list(s) for s in ranks]
+    assert [len(s) for s in shares] == [len(one) // 3] * 3
+    seen = [tuple(b) for s in shares for b in s]
+    assert len(seen) == len(set(seen)), "no batch is trained on twice"
+    assert set(seen) <= {tuple(b) for b in one}
