@@ -123,14 +123,20 @@ def split_words(box: Box, text: str) -> list[tuple[str, Box]]:
     return words
 
 
-def read_key(path: Path, fields: Sequence[str]) -> dict[str, str]:
-    """Key values of one receipt, restricted to ``fields`` (missing or empty values left out)."""
+def read_json_object(path: Path, expected: str = "a JSON object of field -> string") -> dict:
+    """A JSON file holding one object (a key file, a prediction); errors name the file and line."""
     try:
         data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
     except json.JSONDecodeError as err:
         raise InputError(f"invalid JSON: {err.msg}", source=str(path), line=err.lineno) from err
     if not isinstance(data, dict):
-        raise InputError("a key file must hold a JSON object of field -> string", source=str(path))
+        raise InputError(f"expected {expected}", source=str(path))
+    return data
+
+
+def read_key(path: Path, fields: Sequence[str]) -> dict[str, str]:
+    """Key values of one receipt, restricted to ``fields`` (missing or empty values left out)."""
+    data = read_json_object(path, "a key file holding a JSON object of field -> string")
     key: dict[str, str] = {}
     for name in fields:
         value = data.get(name)

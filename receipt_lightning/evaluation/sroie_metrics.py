@@ -13,11 +13,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from receipt_lightning.data.receipt import SROIE_FIELDS
+from receipt_lightning.data.sroie import read_json_object
 from receipt_lightning.data.text_match import collapse_ws, relaxed
 from receipt_lightning.errors import InputError
 
@@ -115,12 +115,7 @@ def load_json_dir(directory: str | Path) -> dict[str, dict[str, str]]:
         raise InputError("not a directory", source=str(directory))
     out: dict[str, dict[str, str]] = {}
     for path in sorted(directory.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
-        except json.JSONDecodeError as err:
-            raise InputError(f"invalid JSON: {err.msg}", source=str(path), line=err.lineno) from err
-        if not isinstance(data, dict):
-            raise InputError("expected a JSON object of field -> string", source=str(path))
+        data = read_json_object(path)
         fields = {}
         for key, value in data.items():
             if value is None:
