@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         train_keys = [r.fields or {} for r in load_sroie(args.data, train_ids, label=False)]
     lexicon = FieldLexicon.from_keys(train_keys)
     plain = label_bound(receipts)
-    learned = label_bound(receipts, lexicon=lexicon)
+    learned = label_bound(receipts, lexicon=lexicon, lexicon_ids=train_set)
     if args.json:
         strip = ("predictions", "truth")
         out = {

@@ -20,6 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--draw", default=None, metavar="DIR", help="also render each receipt as a PNG")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument(
+        "--no-lexicon",
+        action="store_true",
+        help="ignore the checkpoint's training-key spellings (company/address decoded from OCR text only)",
+    )
 
 
 def _ids(spec: str | None) -> set[str] | None:
@@ -42,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    predictor = load_predictor(args.checkpoint)
+    predictor = load_predictor(args.checkpoint, use_lexicon=not args.no_lexicon)
     fields = sorted({lab.split("-", 1)[1] for lab in predictor.label_list if lab != "O"})
     receipts = load_receipts(args.input, fields)
     wanted = _ids(args.ids)

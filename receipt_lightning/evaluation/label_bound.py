@@ -2,12 +2,14 @@
 
 A model trained on these labels can at best reproduce them, so this F1 caps what it can reach
 (up to the model getting lucky where the labels are wrong). With a lexicon (learned from the
-training keys), a training receipt's own key is left out of it while that receipt is decoded.
+training keys), a training receipt's own key is left out of it while that receipt is decoded
+(``lexicon_ids``: the receipts whose keys built it); any other receipt sees the whole lexicon, as
+a trained model's decoder does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from receipt_lightning.data.receipt import SROIE_FIELDS, Receipt, bio_label_list
 from receipt_lightning.evaluation.sroie_metrics import score
@@ -16,7 +18,10 @@ from receipt_lightning.model.lexicon import FieldLexicon
 
 
 def bound_predictions(
-    receipts: Sequence[Receipt], fields: Sequence[str] = SROIE_FIELDS, lexicon: FieldLexicon | None = None
+    receipts: Sequence[Receipt],
+    fields: Sequence[str] = SROIE_FIELDS,
+    lexicon: FieldLexicon | None = None,
+    lexicon_ids: Collection[str] = (),
 ) -> dict[str, dict[str, str]]:
     """``{id: decoded fields}`` from each receipt's gold (weak) labels; unlabelled ones predict nothing."""
     label_list = bio_label_list(fields)
@@ -27,16 +32,20 @@ def bound_predictions(
             continue
         decoded = decode_fields(receipt, gold_word_probs(receipt.labels, label_list), label_list)
         if lexicon is not None:
-            decoded = {f: lexicon.snap(f, v, exclude=receipt.fields) for f, v in decoded.items()}
+            own = receipt.fields if receipt.id in lexicon_ids else None
+            decoded = {f: lexicon.snap(f, v, exclude=own) for f, v in decoded.items()}
         out[receipt.id] = decoded
     return out
 
 
 def label_bound(
-    receipts: Sequence[Receipt], fields: Sequence[str] = SROIE_FIELDS, lexicon: FieldLexicon | None = None
+    receipts: Sequence[Receipt],
+    fields: Sequence[str] = SROIE_FIELDS,
+    lexicon: FieldLexicon | None = None,
+    lexicon_ids: Collection[str] = (),
 ) -> dict:
     """``score`` of the decoded weak labels against the receipts' key values, plus the predictions."""
-    predictions = bound_predictions(receipts, fields, lexicon)
+    predictions = bound_predictions(receipts, fields, lexicon, lexicon_ids)
     truth = {r.id: dict(r.fields or {}) for r in receipts}
     result = score(predictions, truth, fields)
     result["predictions"] = predictions

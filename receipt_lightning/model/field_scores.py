@@ -8,6 +8,7 @@ import numpy as np
 
 from receipt_lightning.data.encoding import merge_word_probs
 from receipt_lightning.data.receipt import Receipt
+from receipt_lightning.model.lexicon import FieldLexicon
 
 
 def receipt_word_probs(
@@ -23,18 +24,25 @@ def receipt_word_probs(
 
 
 def decode_all(
-    receipts: Sequence[Receipt], word_probs: Mapping[int, np.ndarray], label_list: Sequence[str]
+    receipts: Sequence[Receipt],
+    word_probs: Mapping[int, np.ndarray],
+    label_list: Sequence[str],
+    lexicon: FieldLexicon | None = None,
 ) -> dict[str, dict[str, str]]:
     """Receipt id -> extracted fields."""
     from receipt_lightning.model.decoding import decode_fields
 
-    return {receipts[i].id: decode_fields(receipts[i], probs, label_list) for i, probs in word_probs.items()}
+    return {
+        receipts[i].id: decode_fields(receipts[i], probs, label_list, lexicon=lexicon)
+        for i, probs in word_probs.items()
+    }
 
 
 def field_scores(
     receipts: Sequence[Receipt],
     collected: Mapping[int, list[tuple[np.ndarray, np.ndarray]]],
     label_list: Sequence[str],
+    lexicon: FieldLexicon | None = None,
 ) -> dict[str, float]:
     """``field_f1``, ``field_precision``, ``field_recall`` and ``field_acc/<name>`` over the
     receipts that carry key values; empty when none do."""
@@ -44,7 +52,7 @@ def field_scores(
     keyed = {i: p for i, p in probs.items() if receipts[i].fields}
     if not keyed:
         return {}
-    predictions = decode_all(receipts, keyed, label_list)
+    predictions = decode_all(receipts, keyed, label_list, lexicon)
     truth = {receipts[i].id: dict(receipts[i].fields or {}) for i in keyed}
     fields = sorted({lab.split("-", 1)[1] for lab in label_list if lab != "O"})
     exact = score(predictions, truth, fields=fields)["exact"]

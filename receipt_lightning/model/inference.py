@@ -14,6 +14,7 @@ import torch
 from receipt_lightning.data.encoding import collate_windows, encode_receipt, merge_word_probs
 from receipt_lightning.data.receipt import Receipt
 from receipt_lightning.errors import FatalError
+from receipt_lightning.model.lexicon import FieldLexicon
 
 
 @dataclass
@@ -23,6 +24,8 @@ class Predictor:
     label_list: list[str]
     max_length: int = 512
     stride: int = 128
+    # Training keys' company/address spellings, from the checkpoint (None: decode OCR text only).
+    lexicon: FieldLexicon | None = None
 
     @torch.no_grad()
     def word_probs(self, receipts: Sequence[Receipt], batch_size: int = 16) -> list[np.ndarray]:
@@ -49,12 +52,15 @@ class Predictor:
         from receipt_lightning.model.decoding import decode_fields
 
         probs = self.word_probs(receipts, batch_size)
-        return {r.id: decode_fields(r, p, self.label_list) for r, p in zip(receipts, probs, strict=True)}
+        return {
+            r.id: decode_fields(r, p, self.label_list, lexicon=self.lexicon)
+            for r, p in zip(receipts, probs, strict=True)
+        }
 
 
-def load_predictor(checkpoint: str | Path) -> Predictor:
+def load_predictor(checkpoint: str | Path, use_lexicon: bool = True) -> Predictor:
     """A ``Predictor`` from a training checkpoint, loaded with ``weights_only=True`` and its
-    checksum verified when it has one."""
+    checksum verified when it has one; ``use_lexicon=False`` ignores its training-key lexicon."""
     from receipt_lightning.model.backbone import load_tokenizer, model_from_config
     from receipt_lightning.plugins.efs_checkpoint_io import EFSCheckpointIO
 
@@ -76,6 +82,7 @@ def load_predictor(checkpoint: str | Path) -> Predictor:
         label_list=list(hp["label_list"]),
         max_length=int(data_hp.get("max_length", 512)),
         stride=int(data_hp.get("stride", 128)),
+        lexicon=FieldLexicon(ckpt["field_lexicon"]) if use_lexicon and ckpt.get("field_lexicon") else None,
     )
 
 

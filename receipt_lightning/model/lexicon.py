@@ -89,8 +89,18 @@ class FieldLexicon:
             return text
         return spellings.most_common(1)[0][0]
 
+    def to_plain(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Plain nested dicts (what a checkpoint loaded with ``weights_only=True`` may hold)."""
+        return {
+            field: {form: {k: int(v) for k, v in spellings.items()} for form, spellings in forms.items()}
+            for field, forms in self.entries.items()
+        }
+
+    def __len__(self) -> int:
+        return sum(len(forms) for forms in self.entries.values())
+
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.entries, indent=1, sort_keys=True), encoding="utf-8")
+        Path(path).write_text(json.dumps(self.to_plain(), indent=1, sort_keys=True), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path) -> FieldLexicon:

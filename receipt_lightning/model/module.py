@@ -13,6 +13,7 @@ from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from typing_extensions import override
 
 from receipt_lightning.model.backbone import build_model, model_from_config
+from receipt_lightning.model.lexicon import FieldLexicon
 from receipt_lightning.model.metrics import EntityF1
 from receipt_lightning.model.optim import build_optimizer, linear_warmup_decay
 
@@ -39,6 +40,7 @@ class ReceiptTokenClassifier(L.LightningModule):
         optimizer_impl: str = "foreach",
         class_weight_power: float = 0.0,
         hf_config: Mapping[str, Any] | None = None,
+        field_lexicon: bool = True,
     ) -> None:
         super().__init__()
         backbone = dict(backbone)
@@ -61,18 +63,27 @@ class ReceiptTokenClassifier(L.LightningModule):
                 "optimizer_impl": optimizer_impl,
                 "class_weight_power": float(class_weight_power),
                 "hf_config": hf_config,
+                "field_lexicon": bool(field_lexicon),
             }
         )
         self.label_list = list(label_list)
         self.val_entity = EntityF1(self.label_list)
         self._val_word_probs: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.class_weights: torch.Tensor | None = None
+        # Known company/address spellings of the training keys (model/lexicon.py); saved in
+        # checkpoints so prediction decodes exactly as validation did.
+        self.lexicon: FieldLexicon | None = None
 
     @override
     def setup(self, stage: str) -> None:
-        power = self.hparams.class_weight_power
         dm = getattr(self.trainer, "datamodule", None)
-        if stage != "fit" or not power or dm is None:
+        if stage != "fit" or dm is None:
+            return
+        if self.hparams.field_lexicon:
+            keys = [r.fields for r in getattr(dm, "train_receipts", []) if r.fields]
+            self.lexicon = FieldLexicon.from_keys(keys) if keys else None
+        power = self.hparams.class_weight_power
+        if not power:
             return
         # Rare labels (a receipt has one total among ~100 words) weigh more in the loss:
         # weight = (count / largest count) ** -power, so power 0.5 is inverse square root.
@@ -131,9 +142,19 @@ class ReceiptTokenClassifier(L.LightningModule):
             return
         from receipt_lightning.model.field_scores import field_scores
 
-        fields = field_scores(receipts, collected, self.label_list)
+        fields = field_scores(receipts, collected, self.label_list, lexicon=self.lexicon)
         for name, value in fields.items():
             self.log(f"val/{name}", float(value))
+
+    @override
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.lexicon is not None:
+            checkpoint["field_lexicon"] = self.lexicon.to_plain()
+
+    @override
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if checkpoint.get("field_lexicon"):
+            self.lexicon = FieldLexicon(checkpoint["field_lexicon"])
 
     @override
     def configure_optimizers(self) -> OptimizerLRScheduler:
@@ -149,6 +170,8 @@ class ReceiptTokenClassifier(L.LightningModule):
         # train.py sets max_steps; estimated_stepping_batches would build the train loader
         # before Lightning restores its saved position (see plugins/resume_fixes.py).
         max_steps = self.trainer.max_steps
-        total = int(max_steps) if max_steps and max_steps > 0 else int(self.trainer.estimated_stepping_batches)
+        total = (
+            int(max_steps) if max_steps and max_steps > 0 else int(self.trainer.estimated_stepping_batches)
+        )
         scheduler = linear_warmup_decay(optimizer, int(hp.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -56,3 +56,26 @@ def test_missing_local_weights_and_unknown_kind_are_clear_errors(tmp_path):
         build_model(LABELS, "pretrained", name_or_path=str(tmp_path / "nowhere"))
     with pytest.raises(FatalError, match="unknown model.backbone.kind"):
         build_model(LABELS, "bogus")
+
+
+def test_training_key_lexicon_travels_in_the_checkpoint_to_prediction(tmp_path):
+    """The company/address spellings learned from the training keys are saved with the weights
+    (plain containers, loadable with weights_only=True) and used by `predict`'s decoder."""
+    from receipt_lightning.model.inference import load_predictor
+    from receipt_lightning.model.lexicon import FieldLexicon
+    from receipt_lightning.model.module import ReceiptTokenClassifier
+    from receipt_lightning.plugins.efs_checkpoint_io import EFSCheckpointIO
+
+    labels = ["O", "B-address", "I-address"]
+    module = ReceiptTokenClassifier(labels, {"kind": "random", **TINY}, MINILM)
+    module.lexicon = FieldLexicon.from_keys([{"address": "NO 290, JALAN AIR PANAS."}] * 2)
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+    module.on_save_checkpoint(ckpt)
+    EFSCheckpointIO().save_checkpoint(ckpt, str(tmp_path / "a.ckpt"))
+
+    restored = ReceiptTokenClassifier(labels, {"kind": "random", **TINY}, MINILM)
+    restored.on_load_checkpoint(EFSCheckpointIO().load_checkpoint(str(tmp_path / "a.ckpt")))
+    assert restored.lexicon.snap("address", "NO 290, JALAN AIR PANAS") == "NO 290, JALAN AIR PANAS."
+    predictor = load_predictor(tmp_path / "a.ckpt")
+    assert predictor.lexicon.snap("address", "NO 290, JALAN AIR PANAS") == "NO 290, JALAN AIR PANAS."
+    assert load_predictor(tmp_path / "a.ckpt", use_lexicon=False).lexicon is None

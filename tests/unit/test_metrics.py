@@ -105,18 +105,24 @@ def test_evaluate_command_text_and_json(tmp_path, capsys):
 
 @pytest.mark.sroie
 def test_label_bound_on_the_real_receipts(sroie_dir, capsys):
-    """The weak labelling's ceiling on the shared receipts (measured 0.9381 all, 0.9323 val).
+    """The weak labelling's ceiling on the shared receipts (measured: all 0.9351 by the decoder's
+    rules, 0.9426 with the training-key lexicon, leave-one-out on training receipts; validation
+    0.9298 and 0.9524).
 
     The keys were typed by hand: about 1 address in 5 differs from the OCR text in spacing or
-    punctuation, which no decoder of OCR words can reproduce, so the exact-match ceiling of any
-    word-span decoder here is about 0.937; the relaxed score (typing ignored) is about 0.98.
+    punctuation, which no decoder of OCR words alone can reproduce; the lexicon recovers the
+    merchants that recur with the typists' spelling. The relaxed score is about 0.98.
     """
     assert run_command(label_bound, ["--data", str(sroie_dir), "--split", "all", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     exact = result["decoder+lexicon"]["exact"]
     assert result["n_receipts"] == 501
-    assert exact["f1"] >= 0.935
+    assert exact["f1"] >= 0.94 and result["decoder"]["exact"]["f1"] >= 0.93
     assert result["decoder+lexicon"]["relaxed"]["f1"] >= 0.975
     fields = exact["per_field"]
     assert fields["company"]["accuracy"] >= 0.955 and fields["date"]["accuracy"] >= 0.99
-    assert fields["address"]["accuracy"] >= 0.80 and fields["total"]["accuracy"] >= 0.99
+    assert fields["address"]["accuracy"] >= 0.82 and fields["total"]["accuracy"] >= 0.99
+    # Validation receipts see the whole training lexicon (none of their keys are in it).
+    assert run_command(label_bound, ["--data", str(sroie_dir), "--split", "val", "--json"]) == 0
+    val = json.loads(capsys.readouterr().out)["decoder+lexicon"]["exact"]
+    assert val["f1"] >= 0.95 and val["per_field"]["address"]["accuracy"] >= 0.84
