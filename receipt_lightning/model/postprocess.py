@@ -6,6 +6,9 @@ Every rule here was chosen on the *training* split only (``sroie_split`` train i
 - company/address: words joined with single spaces, then a lone "," or "." that OCR split off a
   word is glued back to the word before it ("BALAKONG ," -> "BALAKONG,"); the keys never put a
   space before a comma.
+- company: a registration number in brackets at the end is dropped ("... SDN BHD(728384-M)" ->
+  "... SDN BHD"): none of the 401 training company keys holds one, while receipts print it on
+  the company's line.
 - date: only the date itself is kept; a "DATE:" prefix or a time glued to the date is cut off.
 - total: only the amount is kept, with the currency prefix exactly as printed ("RM9.00",
   "RM 9.00", "$9.00"), because the keys keep a printed prefix far more often than not (training
@@ -35,6 +38,9 @@ DATE_PATTERN = re.compile(
 TOTAL_PATTERN = re.compile(r"(?:RM\s?|\$\s?)?-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:RM\s?|\$\s?)?-?\d+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _SPACE_BEFORE_COMMA = re.compile(r" (?=[,.](?: |$))")
+# "(728384-M)", "(1234567-X" (bracket lost in OCR), "( 482123-U )": digits first, then digits,
+# dashes, letters.
+_REGISTRATION_NO = re.compile(r"\s*\(\s*\d[\dA-Z\-]*\s*\)?\s*$")
 
 MULTI_LINE_FIELDS = frozenset({"company", "address"})
 
@@ -68,6 +74,8 @@ def extract_total(text: str) -> str:
 def field_text(field: str, words: Sequence[str]) -> str:
     """The key string for ``field`` from the words of its span, in reading order."""
     text = join_words(words)
+    if field == "company":
+        return _REGISTRATION_NO.sub("", clean_multiline(text))
     if field in MULTI_LINE_FIELDS:
         return clean_multiline(text)
     if field == "date":

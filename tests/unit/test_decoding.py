@@ -39,15 +39,27 @@ def test_address_across_lines_is_joined_in_reading_order():
         [["ACME", "SDN", "BHD"], ["NO", "5,", "JALAN", "SATU,"], ["81100", "JOHOR", "."], ["TEL", "123"]]
     )
     tags = ["B-company", "I-company", "I-company", "B-address", "I-address", "I-address", "I-address"]
-    tags += [
-        "B-address",
-        "I-address",
-        "I-address",
-        "O",
-        "O",
-    ]  # a B- inside a multi-line field does not split it
+    tags += ["I-address", "I-address", "I-address", "O", "O"]
     out = decode_fields(r, gold_word_probs(tags, LABELS), LABELS)
     assert out == {"company": "ACME SDN BHD", "address": "NO 5, JALAN SATU, 81100 JOHOR."}
+
+
+def test_a_shop_name_before_the_address_is_left_out():
+    """Seen on SROIE: a store-name line read as the start of the address. A second ``B-`` starts
+    a new span, and of company/address spans the one with the most probability mass wins."""
+    r = receipt_of([["IKEA", "CHERAS"], ["NO", "2A,", "JALAN"], ["55100", "KUALA", "LUMPUR"]])
+    tags = ["B-address", "I-address", "B-address"] + ["I-address"] * 5
+    conf = [0.9, 0.9] + [0.8] * 6
+    assert decode_fields(r, probs_for(tags, conf), LABELS) == {"address": "NO 2A, JALAN 55100 KUALA LUMPUR"}
+    # Without the second B- it is one span, shop name included.
+    tags[2] = "I-address"
+    assert decode_fields(r, probs_for(tags, conf), LABELS)["address"].startswith("IKEA CHERAS NO")
+
+
+def test_company_drops_a_bracketed_registration_number():
+    assert field_text("company", ["BROADVIEW", "SDN", "BHD(728384-M)"]) == "BROADVIEW SDN BHD"
+    assert field_text("company", ["TF", "SDN", "BHD", "(482123-U)"]) == "TF SDN BHD"
+    assert field_text("company", ["AEON", "CO.", "(M)", "BHD"]) == "AEON CO. (M) BHD"
 
 
 def test_single_most_confident_total_and_date_spans():
@@ -90,10 +102,13 @@ def test_a_short_uncertain_gap_inside_an_address_is_bridged():
     assert bridge_gaps([(0, 2), (4, 6)], np.ones(6)) == [(0, 2), (4, 6)]  # two-word gap: kept apart
 
 
-def test_field_spans_split_single_span_fields_on_b():
+def test_field_spans_split_on_b():
     tags = ["B-total", "B-total", "I-total", "O", "B-address", "B-address"]
     assert field_spans(tags, "total") == [(0, 1), (1, 3)]
-    assert field_spans(tags, "address") == [(4, 6)]
+    assert field_spans(tags, "address") == [(4, 5), (5, 6)]
+    # Adjacent runs are bridged unless the second starts with B-.
+    assert bridge_gaps([(4, 5), (5, 6)], np.ones(6), [False] * 5 + [True]) == [(4, 5), (5, 6)]
+    assert bridge_gaps([(4, 5), (5, 6)], np.ones(6)) == [(4, 6)]
 
 
 def test_post_processing_rules():
