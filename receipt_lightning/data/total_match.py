@@ -17,7 +17,9 @@ from receipt_lightning.model.postprocess import field_text
 _CURRENCY_WORD = re.compile(r"^(RM|\$|MYR)$", re.IGNORECASE)
 # Words that make an amount the total, or something else; checked on the text of its label (see
 # ``label_text``) upper-cased with spaces removed ("SUB TOTAL" -> "SUBTOTAL"). Strong words win over
-# the negative ones ("TOTAL AFTER ADJ INCL GST", "AMOUNT TO BE PAID").
+# the negative ones ("TOTAL AFTER ADJ INCL GST", "AMOUNT TO BE PAID"). "TOTAL 0% SUPPLIES" is the
+# zero-rated part of a GST receipt: the total only when nothing was taxed, and then it is printed
+# again on the TOTAL PAYABLE line, which is labelled.
 STRONG_TOTAL_WORDS = (
     "GRANDTOTAL", "NETTTOTAL", "NETTOTAL", "ROUNDEDTOTAL", "TOTALAFTER", "AMOUNTDUE", "AMTDUE",
     "TOBEPAID", "NETAMT", "TOTALINCL", "TOTALSALES", "TOTALPAYABLE", "TOTALAMOUNT", "ROUNDDTOTAL",
@@ -26,7 +28,7 @@ TOTAL_WORDS = ("TOTAL", "NETT", "GRAND", "JUMLAH", "PAYABLE", "ROUNDED", "TL:")
 NOT_TOTAL_WORDS = (
     "SUB", "SAVING", "QTY", "QUANTITY", "ITEM", "DISC", "CHANGE", "CASH", "TENDER", "CARD", "VISA",
     "MASTER", "PAID", "BALANCE", "DEPOSIT", "VOUCHER", "POINT", "ROUNDING", "ADJUSTMENT", "EXCL",
-    "CREDIT", "DEBIT",
+    "CREDIT", "DEBIT", "SUPPLIES",
 )  # fmt: skip
 
 

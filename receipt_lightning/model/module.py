@@ -37,6 +37,7 @@ class ReceiptTokenClassifier(L.LightningModule):
         adam_eps: float = 1e-8,
         label_smoothing: float = 0.0,
         head_lr_multiplier: float = 1.0,
+        layout_lr_multiplier: float = 1.0,
         optimizer_impl: str = "foreach",
         class_weight_power: float = 0.0,
         hf_config: Mapping[str, Any] | None = None,
@@ -60,6 +61,7 @@ class ReceiptTokenClassifier(L.LightningModule):
                 "adam_eps": float(adam_eps),
                 "label_smoothing": float(label_smoothing),
                 "head_lr_multiplier": float(head_lr_multiplier),
+                "layout_lr_multiplier": float(layout_lr_multiplier),
                 "optimizer_impl": optimizer_impl,
                 "class_weight_power": float(class_weight_power),
                 "hf_config": hf_config,
@@ -165,6 +167,7 @@ class ReceiptTokenClassifier(L.LightningModule):
             weight_decay=hp.weight_decay,
             eps=hp.adam_eps,
             head_lr_multiplier=hp.head_lr_multiplier,
+            layout_lr_multiplier=hp.get("layout_lr_multiplier", 1.0),
             impl=hp.optimizer_impl,
         )
         # train.py sets max_steps; estimated_stepping_batches would build the train loader

@@ -5,25 +5,38 @@ from __future__ import annotations
 import torch
 
 NO_DECAY = ("bias", "LayerNorm.weight", "LayerNorm.bias")
+# LayoutLM's 2-D box embeddings (x, y, width, height): fresh when the text encoder comes from BERT.
+LAYOUT_EMBEDDINGS = (
+    "x_position_embeddings",
+    "y_position_embeddings",
+    "h_position_embeddings",
+    "w_position_embeddings",
+)
 
 
-def param_groups(model: torch.nn.Module, lr: float, weight_decay: float, head_lr_multiplier: float = 1.0):
-    """Four groups: {decay, no decay} x {encoder, classifier head}; biases and LayerNorm get no
-    decay (standard BERT fine-tuning practice)."""
-    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+def param_groups(
+    model: torch.nn.Module,
+    lr: float,
+    weight_decay: float,
+    head_lr_multiplier: float = 1.0,
+    layout_lr_multiplier: float = 1.0,
+):
+    """{decay, no decay} x {encoder, classifier head} (x {2-D box embeddings} when
+    ``layout_lr_multiplier`` is not 1); biases and LayerNorm get no decay (standard BERT
+    fine-tuning practice). Group order is fixed, so a checkpoint's optimizer state lines up."""
+    groups: dict[tuple[bool, int], list[torch.nn.Parameter]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
         decay = not any(nd in name for nd in NO_DECAY)
-        head = name.startswith("classifier")
-        groups.setdefault((decay, head), []).append(param)
+        kind = 1 if name.startswith("classifier") else 0
+        if layout_lr_multiplier != 1.0 and any(e in name for e in LAYOUT_EMBEDDINGS):
+            kind = 2
+        groups.setdefault((decay, kind), []).append(param)
+    multiplier = {0: 1.0, 1: head_lr_multiplier, 2: layout_lr_multiplier}
     return [
-        {
-            "params": params,
-            "weight_decay": weight_decay if decay else 0.0,
-            "lr": lr * (head_lr_multiplier if head else 1.0),
-        }
-        for (decay, head), params in sorted(groups.items())
+        {"params": params, "weight_decay": weight_decay if decay else 0.0, "lr": lr * multiplier[kind]}
+        for (decay, kind), params in sorted(groups.items())
     ]
 
 
@@ -34,6 +47,7 @@ def build_optimizer(
     eps: float = 1e-8,
     head_lr_multiplier: float = 1.0,
     impl: str = "foreach",
+    layout_lr_multiplier: float = 1.0,
 ) -> torch.optim.AdamW:
     """``impl``: "foreach" (multi-tensor, fastest on CPU), "fused" (one kernel; CUDA/CPU in
     recent torch), or "for" (per-parameter loop, the reference)."""
@@ -41,7 +55,10 @@ def build_optimizer(
     if impl not in ("foreach", "fused", "for"):
         raise ValueError(f"model.optimizer_impl must be foreach, fused or for, got {impl!r}")
     return torch.optim.AdamW(
-        param_groups(model, lr, weight_decay, head_lr_multiplier), lr=lr, eps=eps, **kwargs
+        param_groups(model, lr, weight_decay, head_lr_multiplier, layout_lr_multiplier),
+        lr=lr,
+        eps=eps,
+        **kwargs,
     )
 
 
