@@ -13,9 +13,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ids", default=None, help="comma-separated receipt ids, or @FILE with one id per line")
     p.add_argument(
         "--split",
-        choices=("train", "val"),
+        choices=("train", "val", "dev"),
         default=None,
-        help="only this split of a SROIE directory (the fixed split training used)",
+        help="only this split of a SROIE directory (the fixed split training used; dev: the "
+        "development fold of the training receipts, data.dev_fold=true)",
     )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--draw", default=None, metavar="DIR", help="also render each receipt as a PNG")
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
         if not (Path(args.input) / "box").is_dir():
             raise InputError("--split needs a SROIE directory (with box/)", source=args.input)
-        split_ids = set(sroie_split(list_sroie_ids(args.input))[0 if args.split == "train" else 1])
+        train_ids, val_ids = sroie_split(list_sroie_ids(args.input))
+        split_ids = set({"train": train_ids, "val": val_ids, "dev": sroie_split(train_ids)[1]}[args.split])
         wanted = split_ids if wanted is None else wanted & split_ids
     if wanted is not None:
         receipts = [r for r in receipts if r.id in wanted]

@@ -38,6 +38,7 @@ class ReceiptDataModule(L.LightningDataModule):
         n_val: int | None = None,
         max_samples: int | None = None,
         val_fraction: float = 0.2,
+        dev_fold: bool = False,
         seed: int = 0,
         group_by_length: bool = True,
         group_factor: int = 50,
@@ -58,6 +59,7 @@ class ReceiptDataModule(L.LightningDataModule):
         self.root = root
         self.n_train, self.n_val, self.max_samples = n_train, n_val, max_samples
         self.val_fraction = val_fraction
+        self.dev_fold = dev_fold
         self.seed = seed
         self.group_by_length = group_by_length
         self.group_factor = group_factor
@@ -76,6 +78,7 @@ class ReceiptDataModule(L.LightningDataModule):
             n=n,
             seed=self.seed,
             val_fraction=self.val_fraction,
+            dev_fold=self.dev_fold,
         )
         if self.max_samples is not None and split == "train":
             receipts = receipts[: self.max_samples]

@@ -39,8 +39,14 @@ def load_split(
     n: int | None = None,
     seed: int = 0,
     val_fraction: float = 0.2,
+    dev_fold: bool = False,
 ) -> list[Receipt]:
-    """The receipts of ``split`` ("train" or "val") from ``source``."""
+    """The receipts of ``split`` ("train" or "val") from ``source``. With ``dev_fold`` (SROIE),
+    the training receipts are split again the same way and "val" is that development fold: the
+    validation receipts are not read at all (for choosing decoding rules and settings on training
+    receipts only)."""
+    if dev_fold and source != "sroie":
+        raise InputError("data.dev_fold is only defined for the sroie source", source="data.dev_fold")
     if source == "synthetic":
         from receipt_lightning.data.synthetic import generate_receipts
 
@@ -55,6 +61,8 @@ def load_split(
         from receipt_lightning.data.sroie import list_sroie_ids, load_sroie, sroie_split
 
         train_ids, val_ids = sroie_split(list_sroie_ids(path), val_fraction=val_fraction)
+        if dev_fold:
+            train_ids, val_ids = sroie_split(train_ids, val_fraction=val_fraction)
         ids = train_ids if split == "train" else val_ids
         return load_sroie(path, ids=ids[:n] if n else ids, fields=fields)
     if source == "jsonl":

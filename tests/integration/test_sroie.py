@@ -55,6 +55,19 @@ def test_sroie_split_is_fixed_and_disjoint(sroie_dir):
     assert sroie_split(list(reversed(ids))) == (train, val)
 
 
+def test_development_fold_never_reads_a_validation_receipt(sroie_dir):
+    """data.dev_fold=true trains on 321 training receipts and validates on the other 80."""
+    from receipt_lightning.data.sources import load_split
+    from receipt_lightning.data.sroie import list_sroie_ids, sroie_split
+
+    train, val = sroie_split(list_sroie_ids(sroie_dir))
+    fields = ["company", "date", "address", "total"]
+    dev_train = {r.id for r in load_split("sroie", "train", fields, root=str(sroie_dir), dev_fold=True)}
+    dev_val = {r.id for r in load_split("sroie", "val", fields, root=str(sroie_dir), dev_fold=True)}
+    assert (len(dev_train), len(dev_val)) == (321, 80)
+    assert dev_train | dev_val == set(train) and not dev_train & dev_val and not dev_val & set(val)
+
+
 def test_sroie_short_training_then_predict_and_evaluate_agree(sroie_dir, tmp_path):
     proc = run_cli(
         ["+experiment=sroie", f"data.root={sroie_dir}", "run_id=sroie-short", *SHORT],
