@@ -70,16 +70,24 @@ def layoutlm_config(label_list: Sequence[str], **sizes: Any):
     )
 
 
-def sinusoidal_table(n_positions: int, dim: int, std: float = 0.02):
+def sinusoidal_table(n_positions: int, dim: int, std: float = 0.02, half: int | None = None):
     """Transformer-style sin/cos table scaled to ``std`` per entry.
 
     Used to start the 2-D box embeddings: nearby coordinates get similar vectors and an offset
     is a fixed rotation, so "same line" and "right of" are easy to learn from a few hundred
     receipts. Randomly initialised, every coordinate (0..1000) must be learned on its own.
+    ``half`` 0 or 1: the table fills only that half of the dimensions (zeros elsewhere), so
+    horizontal and vertical coordinates start in separate subspaces.
     """
     import math
 
     import torch
+
+    if half is not None:
+        table = torch.zeros(n_positions, dim)
+        width = dim // 2
+        table[:, half * width : (half + 1) * width] = sinusoidal_table(n_positions, width, std)
+        return table * math.sqrt(2.0)  # the same per-entry energy over the whole vector
 
     pos = torch.arange(n_positions, dtype=torch.float32)[:, None]
     # Wavelengths from 4 to ~4000 grid units (the page is 1000 wide).
@@ -98,14 +106,19 @@ def init_box_embeddings(model, how: str, include_1d: bool = False) -> None:
 
     if how == "random":
         return
-    if how != "sinusoidal":
-        raise FatalError(f"model.backbone.box_init must be sinusoidal or random, got {how!r}")
+    if how not in ("sinusoidal", "sinusoidal_xy"):
+        raise FatalError(f"model.backbone.box_init must be sinusoidal, sinusoidal_xy or random, got {how!r}")
     emb = model.layoutlm.embeddings
+    # sinusoidal: every table alike, so a box at (x=a, y=b) starts equal to one at (x=b, y=a)
+    # (LayoutLM sums the tables); sinusoidal_xy: x and width in one half of the dimensions,
+    # y and height in the other.
+    halves = {"x_position_embeddings": 0, "w_position_embeddings": 0, "y_position_embeddings": 1}
+    halves["h_position_embeddings"] = 1
     with torch.no_grad():
-        names = ["x_position_embeddings", "y_position_embeddings", "h_position_embeddings", "w_position_embeddings"]
-        for name in names + (["position_embeddings"] if include_1d else []):
+        for name in [*halves] + (["position_embeddings"] if include_1d else []):
             table = getattr(emb, name).weight
-            table.copy_(sinusoidal_table(table.size(0), table.size(1)))
+            half = halves.get(name) if how == "sinusoidal_xy" else None
+            table.copy_(sinusoidal_table(table.size(0), table.size(1), half=half))
 
 
 def _minilm_model(label_list: Sequence[str], overrides: Mapping[str, Any]):

@@ -79,3 +79,25 @@ def test_training_key_lexicon_travels_in_the_checkpoint_to_prediction(tmp_path):
     predictor = load_predictor(tmp_path / "a.ckpt")
     assert predictor.lexicon.snap("address", "NO 290, JALAN AIR PANAS") == "NO 290, JALAN AIR PANAS."
     assert load_predictor(tmp_path / "a.ckpt", use_lexicon=False).lexicon is None
+
+
+def test_sinusoidal_xy_box_init_tells_x_from_y():
+    """LayoutLM sums its x, y, width and height embeddings: with one shared sinusoidal table a box
+    at (x=a, y=b) starts identical to one at (x=b, y=a); ``sinusoidal_xy`` keeps them apart."""
+
+    def box_sum(model, x0, y0, x1, y1):
+        e = model.layoutlm.embeddings
+        t = torch.tensor
+        return (
+            e.x_position_embeddings(t(x0)) + e.y_position_embeddings(t(y0)) + e.x_position_embeddings(t(x1))
+            + e.y_position_embeddings(t(y1)) + e.h_position_embeddings(t(y1 - y0))
+            + e.w_position_embeddings(t(x1 - x0))
+        )  # fmt: skip
+
+    shared = build_model(LABELS, "random", box_init="sinusoidal", **TINY)
+    split = build_model(LABELS, "random", box_init="sinusoidal_xy", **TINY)
+    a, b = (100, 500, 200, 520), (500, 100, 520, 200)
+    assert torch.allclose(box_sum(shared, *a), box_sum(shared, *b))
+    assert not torch.allclose(box_sum(split, *a), box_sum(split, *b), atol=1e-3)
+    x = split.layoutlm.embeddings.x_position_embeddings.weight
+    assert float(x[:, 16:].abs().max()) == 0.0 and abs(float(x.std()) - 0.02) < 0.002
