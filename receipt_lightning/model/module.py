@@ -42,6 +42,7 @@ class ReceiptTokenClassifier(L.LightningModule):
         class_weight_power: float = 0.0,
         hf_config: Mapping[str, Any] | None = None,
         field_lexicon: bool = True,
+        frozen: Sequence[str] = (),
     ) -> None:
         super().__init__()
         backbone = dict(backbone)
@@ -50,6 +51,10 @@ class ReceiptTokenClassifier(L.LightningModule):
         else:
             self.model = build_model(list(label_list), **backbone)
             hf_config = json.loads(self.model.config.to_json_string())
+        # Parameters kept at their pretrained values (name substrings, e.g. "word_embeddings").
+        for name, param in self.model.named_parameters():
+            if any(part in name for part in frozen):
+                param.requires_grad_(False)
         self.save_hyperparameters(
             {
                 "label_list": list(label_list),
@@ -66,6 +71,7 @@ class ReceiptTokenClassifier(L.LightningModule):
                 "class_weight_power": float(class_weight_power),
                 "hf_config": hf_config,
                 "field_lexicon": bool(field_lexicon),
+                "frozen": [str(part) for part in frozen],
             }
         )
         self.label_list = list(label_list)

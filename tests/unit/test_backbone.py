@@ -101,3 +101,15 @@ def test_sinusoidal_xy_box_init_tells_x_from_y():
     assert not torch.allclose(box_sum(split, *a), box_sum(split, *b), atol=1e-3)
     x = split.layoutlm.embeddings.x_position_embeddings.weight
     assert float(x[:, 16:].abs().max()) == 0.0 and abs(float(x.std()) - 0.02) < 0.002
+
+
+def test_frozen_parameters_get_no_optimizer_updates():
+    from receipt_lightning.model.module import ReceiptTokenClassifier
+    from receipt_lightning.model.optim import param_groups
+
+    module = ReceiptTokenClassifier(LABELS, {"kind": "random", **TINY}, MINILM, frozen=["word_embeddings"])
+    word = module.model.layoutlm.embeddings.word_embeddings.weight
+    assert not word.requires_grad and module.hparams.frozen == ["word_embeddings"]
+    optimized = {id(p) for g in param_groups(module.model, 1e-3, 0.01) for p in g["params"]}
+    assert id(word) not in optimized
+    assert id(module.model.layoutlm.embeddings.x_position_embeddings.weight) in optimized
