@@ -65,12 +65,8 @@ def run(args: argparse.Namespace) -> int:
         receipts = [r for r in receipts if r.id in wanted]
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    from receipt_lightning.model.decoding import decode_fields
-
     probs = predictor.word_probs(receipts, batch_size=args.batch_size)
-    predictions = {
-        r.id: decode_fields(r, p, predictor.label_list) for r, p in zip(receipts, probs, strict=True)
-    }
+    predictions = predictor.decode(receipts, probs)
     for rid, fields_found in predictions.items():
         (out / f"{rid}.json").write_text(json.dumps(fields_found, indent=4, ensure_ascii=False) + "\n")
     print(f"wrote {len(predictions)} predictions to {out}")

@@ -48,14 +48,17 @@ class Predictor:
         n_labels = len(self.label_list)
         return [merge_word_probs(len(r.words), n_labels, per_receipt[i]) for i, r in enumerate(receipts)]
 
-    def predict_fields(self, receipts: Sequence[Receipt], batch_size: int = 16) -> dict[str, dict[str, str]]:
+    def decode(self, receipts: Sequence[Receipt], probs: Sequence[np.ndarray]) -> dict[str, dict[str, str]]:
+        """Receipt id -> fields, decoded as validation decodes (with the checkpoint's lexicon)."""
         from receipt_lightning.model.decoding import decode_fields
 
-        probs = self.word_probs(receipts, batch_size)
         return {
             r.id: decode_fields(r, p, self.label_list, lexicon=self.lexicon)
             for r, p in zip(receipts, probs, strict=True)
         }
+
+    def predict_fields(self, receipts: Sequence[Receipt], batch_size: int = 16) -> dict[str, dict[str, str]]:
+        return self.decode(receipts, self.word_probs(receipts, batch_size))
 
 
 def load_predictor(checkpoint: str | Path, use_lexicon: bool = True) -> Predictor:

@@ -79,6 +79,19 @@ def test_training_key_lexicon_travels_in_the_checkpoint_to_prediction(tmp_path):
     predictor = load_predictor(tmp_path / "a.ckpt")
     assert predictor.lexicon.snap("address", "NO 290, JALAN AIR PANAS") == "NO 290, JALAN AIR PANAS."
     assert load_predictor(tmp_path / "a.ckpt", use_lexicon=False).lexicon is None
+    # `predict` decodes through Predictor.decode: the lexicon applies to what it writes.
+    from receipt_lightning.data.receipt import Receipt
+    from receipt_lightning.model.decoding import gold_word_probs
+
+    r = Receipt(
+        id="r",
+        words=["NO", "290,", "JALAN", "AIR", "PANAS"],
+        boxes=[(0, 0, 10, 10)] * 5,
+        width=100,
+        height=100,
+    )
+    probs = gold_word_probs(["B-address"] + ["I-address"] * 4, labels)
+    assert predictor.decode([r], [probs]) == {"r": {"address": "NO 290, JALAN AIR PANAS."}}
 
 
 def test_sinusoidal_xy_box_init_tells_x_from_y():
