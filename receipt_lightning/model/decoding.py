@@ -8,7 +8,8 @@ the field ``GAP_MIN_PROB`` or more is joined (a model is least sure of a lone ",
 an address), unless the part after the gap starts with ``B-F``; of the spans left, the one with
 the most probability mass of F (sum over its words) wins, so a shop name that the model starts as
 an address ("IKEA CHERAS" | "NO 2A JALAN ... KUALA LUMPUR") loses to the address after it.
-Its words are then turned into the key's form by ``postprocess.field_text``. A date or total that
+Its words are then turned into the key's form by ``postprocess.field_text``. Date and total spans
+without a digit are dropped (a lone "RM" tagged ``B-total`` before its amount). A date or total that
 no word has as its most probable label falls back to the single word most probable for it, if
 that word gives the field at least ``FALLBACK_MIN_PROB``. Fields with no span are omitted.
 
@@ -39,6 +40,8 @@ GAP_MIN_PROB = 0.2
 # trained 3 epochs (field F1 0.8475 -> 0.8561, total 0.741 -> 0.840; 0.05: 0.8562, 0.2: 0.8554,
 # 0.3: 0.8537); a wrong guess costs precision, so the fallback is not applied to company/address.
 FALLBACK_MIN_PROB = 0.1
+# Fields whose value always holds a digit.
+NUMERIC_FIELDS = frozenset({"date", "total"})
 
 
 def bridge_gaps(
@@ -114,7 +117,14 @@ def decode_fields(
         spans = field_spans(tags, field)
         if field in MULTI_LINE_FIELDS:
             spans = bridge_gaps(spans, field_prob, [t == f"B-{field}" for t in tags])
-        elif not spans and len(field_prob) and field_prob.max() >= FALLBACK_MIN_PROB:
+        else:  # a date or total always holds a digit: a lone "RM" or "DATE:" tagged B- is no span
+            spans = [(a, b) for a, b in spans if any(c.isdigit() for w in receipt.words[a:b] for c in w)]
+        if (
+            field not in MULTI_LINE_FIELDS
+            and not spans
+            and len(field_prob)
+            and field_prob.max() >= FALLBACK_MIN_PROB
+        ):
             top = int(field_prob.argmax())
             spans = [(top, top + 1)]
         for start, end in spans:

@@ -176,3 +176,10 @@ def test_date_and_total_fall_back_to_their_most_probable_word():
     out = decode_fields(r, probs, LABELS)
     # Date under FALLBACK_MIN_PROB: omitted; company/address never fall back (a guess costs precision).
     assert out == {"total": "9.00"}
+
+
+def test_a_total_span_without_a_digit_is_no_total():
+    """Seen on SROIE: "RM" tagged B-total on its own, more confidently than the amount after it."""
+    r = receipt_of([["TOTAL", "RM", "27.00"]])
+    tags = ["O", "B-total", "B-total"]
+    assert decode_fields(r, probs_for(tags, [0.9, 1.0, 0.87]), LABELS) == {"total": "27.00"}
