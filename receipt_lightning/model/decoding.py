@@ -117,7 +117,7 @@ def decode_fields(
         spans = field_spans(tags, field)
         if field in MULTI_LINE_FIELDS:
             spans = bridge_gaps(spans, field_prob, [t == f"B-{field}" for t in tags])
-        else:  # a date or total always holds a digit: a lone "RM" or "DATE:" tagged B- is no span
+        elif field in NUMERIC_FIELDS:  # a lone "RM" or "DATE:" tagged B- is no date or total
             spans = [(a, b) for a, b in spans if any(c.isdigit() for w in receipt.words[a:b] for c in w)]
         if (
             field not in MULTI_LINE_FIELDS

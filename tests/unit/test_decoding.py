@@ -183,3 +183,9 @@ def test_a_total_span_without_a_digit_is_no_total():
     r = receipt_of([["TOTAL", "RM", "27.00"]])
     tags = ["O", "B-total", "B-total"]
     assert decode_fields(r, probs_for(tags, [0.9, 1.0, 0.87]), LABELS) == {"total": "27.00"}
+    # Only date and total are numeric: a custom field's span needs no digit.
+    labels = bio_label_list(["vendor"])
+    r = receipt_of([["ACME", "STORE"]])
+    assert decode_fields(r, gold_word_probs(["B-vendor", "I-vendor"], labels), labels) == {
+        "vendor": "ACME STORE"
+    }
