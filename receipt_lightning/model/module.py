@@ -51,7 +51,7 @@ class ReceiptTokenClassifier(L.LightningModule):
         else:
             self.model = build_model(list(label_list), **backbone)
             hf_config = json.loads(self.model.config.to_json_string())
-        # Parameters kept at their pretrained values (name substrings, e.g. "word_embeddings").
+        # Parameters kept at their initial values (name substrings, e.g. "word_embeddings").
         for name, param in self.model.named_parameters():
             if any(part in name for part in frozen):
                 param.requires_grad_(False)
@@ -173,7 +173,7 @@ class ReceiptTokenClassifier(L.LightningModule):
             weight_decay=hp.weight_decay,
             eps=hp.adam_eps,
             head_lr_multiplier=hp.head_lr_multiplier,
-            layout_lr_multiplier=hp.get("layout_lr_multiplier", 1.0),
+            layout_lr_multiplier=hp.layout_lr_multiplier,
             impl=hp.optimizer_impl,
         )
         # train.py sets max_steps; estimated_stepping_batches would build the train loader
