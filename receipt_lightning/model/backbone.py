@@ -98,6 +98,15 @@ def sinusoidal_table(n_positions: int, dim: int, std: float = 0.02, half: int | 
     return table * (std * math.sqrt(2.0))
 
 
+# The half of the dimensions each 2-D table fills under box_init=sinusoidal_xy.
+BOX_TABLE_HALVES = {
+    "x_position_embeddings": 0,
+    "w_position_embeddings": 0,
+    "y_position_embeddings": 1,
+    "h_position_embeddings": 1,
+}
+
+
 def init_box_embeddings(model, how: str, include_1d: bool = False) -> None:
     """``how``: "sinusoidal" (see ``sinusoidal_table``) or "random" (transformers' default).
     ``include_1d`` also starts the 1-D token position table that way (random-init models only:
@@ -112,12 +121,10 @@ def init_box_embeddings(model, how: str, include_1d: bool = False) -> None:
     # sinusoidal: every table alike, so a box at (x=a, y=b) starts equal to one at (x=b, y=a)
     # (LayoutLM sums the tables); sinusoidal_xy: x and width in one half of the dimensions,
     # y and height in the other.
-    halves = {"x_position_embeddings": 0, "w_position_embeddings": 0, "y_position_embeddings": 1}
-    halves["h_position_embeddings"] = 1
     with torch.no_grad():
-        for name in [*halves] + (["position_embeddings"] if include_1d else []):
+        for name in [*BOX_TABLE_HALVES] + (["position_embeddings"] if include_1d else []):
             table = getattr(emb, name).weight
-            half = halves.get(name) if how == "sinusoidal_xy" else None
+            half = BOX_TABLE_HALVES.get(name) if how == "sinusoidal_xy" else None
             table.copy_(sinusoidal_table(table.size(0), table.size(1), half=half))
 
 
