@@ -53,13 +53,13 @@ def run(args: argparse.Namespace) -> int:
     receipts = load_receipts(args.input, fields)
     wanted = _ids(args.ids)
     if args.split:
-        from receipt_lightning.data.sroie import list_sroie_ids, sroie_split
+        from receipt_lightning.data.sroie import list_sroie_ids, sroie_fold
         from receipt_lightning.errors import InputError
 
         if not (Path(args.input) / "box").is_dir():
             raise InputError("--split needs a SROIE directory (with box/)", source=args.input)
-        train_ids, val_ids = sroie_split(list_sroie_ids(args.input))
-        split_ids = set({"train": train_ids, "val": val_ids, "dev": sroie_split(train_ids)[1]}[args.split])
+        ids = list_sroie_ids(args.input)
+        split_ids = set(sroie_fold(ids, dev_fold=args.split == "dev")[0 if args.split == "train" else 1])
         wanted = split_ids if wanted is None else wanted & split_ids
     if wanted is not None:
         receipts = [r for r in receipts if r.id in wanted]

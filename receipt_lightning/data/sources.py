@@ -58,11 +58,9 @@ def load_split(
     if not path.exists():
         raise InputError("dataset path does not exist", source=str(path))
     if source == "sroie":
-        from receipt_lightning.data.sroie import list_sroie_ids, load_sroie, sroie_split
+        from receipt_lightning.data.sroie import list_sroie_ids, load_sroie, sroie_fold
 
-        train_ids, val_ids = sroie_split(list_sroie_ids(path), val_fraction=val_fraction)
-        if dev_fold:
-            train_ids, val_ids = sroie_split(train_ids, val_fraction=val_fraction)
+        train_ids, val_ids = sroie_fold(list_sroie_ids(path), dev_fold, val_fraction)
         ids = train_ids if split == "train" else val_ids
         return load_sroie(path, ids=ids[:n] if n else ids, fields=fields)
     if source == "jsonl":

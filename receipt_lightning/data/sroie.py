@@ -68,6 +68,15 @@ def sroie_split(
     return [i for i in unique if i not in val], [i for i in unique if i in val]
 
 
+def sroie_fold(
+    ids: Sequence[str], dev_fold: bool = False, val_fraction: float = 0.2
+) -> tuple[list[str], list[str]]:
+    """``sroie_split``, or with ``dev_fold`` the training ids split again the same way: a
+    development fold of training receipts (the validation ids are in neither part)."""
+    train_ids, val_ids = sroie_split(ids, val_fraction=val_fraction)
+    return sroie_split(train_ids, val_fraction=val_fraction) if dev_fold else (train_ids, val_ids)
+
+
 def parse_box_lines(text: str, source: str) -> list[tuple[Box, str]]:
     """(rectangle, transcript) per valid row of one box file, in file order."""
     rows: list[tuple[Box, str]] = []

@@ -96,9 +96,6 @@ class FieldLexicon:
             for field, forms in self.entries.items()
         }
 
-    def __len__(self) -> int:
-        return sum(len(forms) for forms in self.entries.values())
-
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_plain(), indent=1, sort_keys=True), encoding="utf-8")
 

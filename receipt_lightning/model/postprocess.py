@@ -43,6 +43,8 @@ _SPACE_BEFORE_COMMA = re.compile(r" (?=[,.](?: |$))")
 _REGISTRATION_NO = re.compile(r"\s*\(\s*\d[\dA-Z\-]*\s*\)?\s*$")
 
 MULTI_LINE_FIELDS = frozenset({"company", "address"})
+# Fields whose value always holds a digit.
+NUMERIC_FIELDS = frozenset({"date", "total"})
 
 
 def join_words(words: Sequence[str]) -> str:
