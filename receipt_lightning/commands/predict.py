@@ -18,6 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="only this split of a SROIE directory (the fixed split training used; dev: the "
         "development fold of the training receipts, data.dev_fold=true)",
     )
+    p.add_argument(
+        "--fold", type=int, default=1, help="with --split dev/train: the development fold (data.dev_fold=K)"
+    )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--draw", default=None, metavar="DIR", help="also render each receipt as a PNG")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         if not (Path(args.input) / "box").is_dir():
             raise InputError("--split needs a SROIE directory (with box/)", source=args.input)
         ids = list_sroie_ids(args.input)
-        split_ids = set(sroie_fold(ids, dev_fold=args.split == "dev")[0 if args.split == "train" else 1])
+        fold = args.fold if args.split == "dev" else False
+        split_ids = set(sroie_fold(ids, dev_fold=fold)[0 if args.split == "train" else 1])
         wanted = split_ids if wanted is None else wanted & split_ids
     if wanted is not None:
         receipts = [r for r in receipts if r.id in wanted]

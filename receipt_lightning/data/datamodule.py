@@ -38,7 +38,7 @@ class ReceiptDataModule(L.LightningDataModule):
         n_val: int | None = None,
         max_samples: int | None = None,
         val_fraction: float = 0.2,
-        dev_fold: bool = False,
+        dev_fold: bool | int = False,
         seed: int = 0,
         group_by_length: bool = True,
         group_factor: int = 50,

@@ -39,11 +39,11 @@ def load_split(
     n: int | None = None,
     seed: int = 0,
     val_fraction: float = 0.2,
-    dev_fold: bool = False,
+    dev_fold: bool | int = False,
 ) -> list[Receipt]:
     """The receipts of ``split`` ("train" or "val") from ``source``. With ``dev_fold`` (SROIE),
-    the training receipts are split again the same way and "val" is that development fold: the
-    validation receipts are not read at all (for choosing decoding rules and settings on training
+    the training receipts are split again the same way and "val" is that development fold (fold
+    1, or fold k of 5 for ``dev_fold=k``): the validation receipts are not read at all (for choosing decoding rules and settings on training
     receipts only)."""
     if dev_fold and source != "sroie":
         raise InputError("data.dev_fold is only defined for the sroie source", source="data.dev_fold")

@@ -62,19 +62,41 @@ def sroie_split(
     if not 0.0 <= val_fraction < 1.0:
         raise InputError(f"val_fraction must be in [0, 1), got {val_fraction}")
     unique = sorted(set(ids))
-    ranked = sorted(unique, key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())
+    ranked = _ranked(unique, seed)
     n_val = round(val_fraction * len(unique))
     val = set(ranked[:n_val])
     return [i for i in unique if i not in val], [i for i in unique if i in val]
 
 
+def _ranked(ids: Sequence[str], seed: str) -> list[str]:
+    return sorted(ids, key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())
+
+
 def sroie_fold(
-    ids: Sequence[str], dev_fold: bool = False, val_fraction: float = 0.2
+    ids: Sequence[str], dev_fold: bool | int = False, val_fraction: float = 0.2
 ) -> tuple[list[str], list[str]]:
-    """``sroie_split``, or with ``dev_fold`` the training ids split again the same way: a
-    development fold of training receipts (the validation ids are in neither part)."""
+    """``sroie_split``, or with ``dev_fold`` a development fold of the training receipts:
+    ``(train_ids, dev_ids)`` where the validation ids are in neither part.
+
+    The training ids are ranked as ``sroie_split`` ranks and cut into ``round(1 / val_fraction)``
+    folds (5: 80, 80, 80, 80 and 81 of the 401 shared training receipts); ``dev_fold`` k picks
+    fold k (``true`` is fold 1), so the folds together hold every training receipt once, for
+    cross-validation that never reads a validation receipt.
+    """
     train_ids, val_ids = sroie_split(ids, val_fraction=val_fraction)
-    return sroie_split(train_ids, val_fraction=val_fraction) if dev_fold else (train_ids, val_ids)
+    fold = int(dev_fold)
+    if not fold:
+        return train_ids, val_ids
+    n_folds = max(round(1 / val_fraction), 2) if val_fraction > 0 else 0
+    if isinstance(dev_fold, float) or not 1 <= fold <= n_folds:
+        raise InputError(
+            f"data.dev_fold must be false, true or a fold number 1..{n_folds}, got {dev_fold!r}",
+            source="data.dev_fold",
+        )
+    ranked = _ranked(train_ids, DEFAULT_SPLIT_SEED)
+    size = round(val_fraction * len(train_ids))
+    dev = set(ranked[(fold - 1) * size : fold * size if fold < n_folds else None])
+    return [i for i in train_ids if i not in dev], [i for i in train_ids if i in dev]
 
 
 def parse_box_lines(text: str, source: str) -> list[tuple[Box, str]]:

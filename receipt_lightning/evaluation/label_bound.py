@@ -30,11 +30,9 @@ def bound_predictions(
         if receipt.labels is None:
             out[receipt.id] = {}
             continue
-        decoded = decode_fields(receipt, gold_word_probs(receipt.labels, label_list), label_list)
-        if lexicon is not None:
-            own = receipt.fields if receipt.id in lexicon_ids else None
-            decoded = {f: lexicon.snap(f, v, exclude=own) for f, v in decoded.items()}
-        out[receipt.id] = decoded
+        own = receipt.fields if receipt.id in lexicon_ids else None
+        probs = gold_word_probs(receipt.labels, label_list)
+        out[receipt.id] = decode_fields(receipt, probs, label_list, lexicon=lexicon, exclude=own)
     return out
 
 

@@ -64,7 +64,8 @@ class Predictor:
 def load_predictor(checkpoint: str | Path, use_lexicon: bool = True) -> Predictor:
     """A ``Predictor`` from a training checkpoint, loaded with ``weights_only=True`` and its
     checksum verified when it has one; ``use_lexicon=False`` ignores its training-key lexicon."""
-    from receipt_lightning.model.backbone import load_tokenizer, model_from_config
+    from receipt_lightning.model.backbone import load_tokenizer
+    from receipt_lightning.model.ensemble import classifier_from_config
     from receipt_lightning.plugins.efs_checkpoint_io import EFSCheckpointIO
 
     path = Path(checkpoint)
@@ -75,7 +76,7 @@ def load_predictor(checkpoint: str | Path, use_lexicon: bool = True) -> Predicto
     missing = [k for k in ("label_list", "hf_config", "tokenizer") if k not in hp]
     if missing:
         raise FatalError(f"{path}: not a receipt-lightning checkpoint (hyper_parameters lack {missing})")
-    model = model_from_config(hp["hf_config"])
+    model = classifier_from_config(hp["hf_config"], int(hp.get("ensemble_size", 1)))
     state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
     model.load_state_dict(state)
     data_hp = ckpt.get("datamodule_hyper_parameters") or {}

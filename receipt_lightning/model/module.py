@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from typing_extensions import override
 
-from receipt_lightning.model.backbone import build_model, model_from_config
+from receipt_lightning.model.ensemble import TokenEnsemble, build_classifier, classifier_from_config
 from receipt_lightning.model.lexicon import FieldLexicon
 from receipt_lightning.model.metrics import EntityF1
 from receipt_lightning.model.optim import build_optimizer, linear_warmup_decay
@@ -43,13 +43,14 @@ class ReceiptTokenClassifier(L.LightningModule):
         hf_config: Mapping[str, Any] | None = None,
         field_lexicon: bool = True,
         frozen: Sequence[str] = (),
+        ensemble_size: int = 1,
     ) -> None:
         super().__init__()
         backbone = dict(backbone)
         if hf_config is not None:  # rebuilt from a checkpoint: architecture only, weights follow
-            self.model = model_from_config(hf_config)
+            self.model = classifier_from_config(hf_config, ensemble_size)
         else:
-            self.model = build_model(list(label_list), **backbone)
+            self.model = build_classifier(label_list, ensemble_size, backbone)
             hf_config = json.loads(self.model.config.to_json_string())
         # Parameters kept at their initial values (name substrings, e.g. "word_embeddings").
         for name, param in self.model.named_parameters():
@@ -72,6 +73,7 @@ class ReceiptTokenClassifier(L.LightningModule):
                 "hf_config": hf_config,
                 "field_lexicon": bool(field_lexicon),
                 "frozen": [str(part) for part in frozen],
+                "ensemble_size": int(ensemble_size),
             }
         )
         self.label_list = list(label_list)
@@ -120,8 +122,17 @@ class ReceiptTokenClassifier(L.LightningModule):
 
     @override
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(self(batch), batch["labels"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
+        if isinstance(self.model, TokenEnsemble):
+            # Each member's own loss, summed: every member gets the gradient it would get alone.
+            member_logits = self.model.member_logits(
+                input_ids=batch["input_ids"], bbox=batch["bbox"], attention_mask=batch["attention_mask"]
+            )
+            loss = torch.stack([self._loss(logits, batch["labels"]) for logits in member_logits]).sum()
+            shown = loss.detach() / len(member_logits)  # per member, comparable with one model
+        else:
+            loss = self._loss(self(batch), batch["labels"])
+            shown = loss.detach()
+        self.log("train/loss", shown, prog_bar=True, batch_size=batch["input_ids"].size(0))
         return loss
 
     @override

@@ -29,7 +29,8 @@ def param_groups(
         if not param.requires_grad:
             continue
         decay = not any(nd in name for nd in NO_DECAY)
-        kind = 1 if name.startswith("classifier") else 0
+        # "classifier.weight", or "members.1.classifier.weight" in an ensemble
+        kind = 1 if name.split(".")[-2:-1] == ["classifier"] else 0
         if layout_lr_multiplier != 1.0 and any(e in name for e in LAYOUT_EMBEDDINGS):
             kind = 2
         groups.setdefault((decay, kind), []).append(param)

@@ -66,6 +66,19 @@ def test_development_fold_never_reads_a_validation_receipt(sroie_dir):
     dev_val = {r.id for r in load_split("sroie", "val", fields, root=str(sroie_dir), dev_fold=True)}
     assert (len(dev_train), len(dev_val)) == (321, 80)
     assert dev_train | dev_val == set(train) and not dev_train & dev_val and not dev_val & set(val)
+    # Five folds (data.dev_fold=1..5; true is fold 1) hold every training receipt exactly once.
+    from receipt_lightning.data.sroie import sroie_fold
+    from receipt_lightning.errors import InputError
+
+    ids = list_sroie_ids(sroie_dir)
+    folds = [set(sroie_fold(ids, k)[1]) for k in range(1, 6)]
+    assert folds[0] == dev_val and [len(f) for f in folds] == [80, 80, 80, 80, 81]
+    assert set().union(*folds) == set(train) and sum(map(len, folds)) == len(train)
+    for k in range(1, 6):
+        assert set(sroie_fold(ids, k)[0]) == set(train) - folds[k - 1]
+    for bad in (6, -1, 1.5):
+        with pytest.raises(InputError, match="data.dev_fold"):
+            sroie_fold(ids, bad)
 
 
 def test_sroie_short_training_then_predict_and_evaluate_agree(sroie_dir, tmp_path):

@@ -7,9 +7,10 @@ import pytest
 
 from receipt_lightning.data.receipt import SROIE_FIELDS, Receipt, bio_label_list
 from receipt_lightning.errors import InputError
-from receipt_lightning.model.decoding import bridge_gaps, decode_fields, field_spans, gold_word_probs
+from receipt_lightning.model.decoding import decode_fields, gold_word_probs
 from receipt_lightning.model.lexicon import FieldLexicon
 from receipt_lightning.model.postprocess import extract_date, extract_total, field_text
+from receipt_lightning.model.spans import bridge_gaps, complete_lines, field_spans
 
 LABELS = bio_label_list(SROIE_FIELDS)
 
@@ -56,6 +57,25 @@ def test_a_shop_name_before_the_address_is_left_out():
     assert decode_fields(r, probs_for(tags, conf), LABELS)["address"].startswith("IKEA CHERAS NO")
 
 
+def test_an_address_takes_in_the_rest_of_its_first_and_last_line_when_they_lean_to_it():
+    """Seen on SROIE: "NO" of "NO 16A, JALAN ..." left out; keys hold whole OCR lines."""
+    r = receipt_of([["TEL", "123"], ["NO", "16A,", "JALAN", "ASTAKA"], ["40150", "SHAH", "ALAM", "TEL"]])
+    tags = ["O", "O", "O", "B-address", "I-address", "I-address", "I-address", "I-address", "I-address", "O"]
+    # "NO" gives the address 0.3 (its argmax is O): taken in. The last "TEL" gives 0.05: left out.
+    conf = [1.0, 1.0, 0.7, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.95]
+    probs = probs_for(tags, conf)
+    probs[2, LABELS.index("B-address")] = 0.3
+    assert decode_fields(r, probs, LABELS)["address"] == "NO 16A, JALAN ASTAKA 40150 SHAH ALAM"
+    field_prob = probs[:, [LABELS.index("B-address"), LABELS.index("I-address")]].sum(axis=1)
+    assert complete_lines((3, 9), field_prob, r.line_ids) == (2, 9)
+    field_prob[9] = 0.25
+    assert complete_lines((3, 9), field_prob, r.line_ids) == (2, 10)
+    # The line before (TEL 123) is another line: never taken in; no line ids: span unchanged.
+    field_prob[:2] = 1.0
+    assert complete_lines((3, 9), field_prob, r.line_ids)[0] == 2
+    assert complete_lines((3, 9), field_prob, None) == (3, 9)
+
+
 def test_company_drops_a_bracketed_registration_number():
     assert field_text("company", ["BROADVIEW", "SDN", "BHD(728384-M)"]) == "BROADVIEW SDN BHD"
     assert field_text("company", ["TF", "SDN", "BHD", "(482123-U)"]) == "TF SDN BHD"
@@ -90,7 +110,8 @@ def test_bad_shapes_and_labels_raise_input_errors():
 
 
 def test_a_short_uncertain_gap_inside_an_address_is_bridged():
-    r = receipt_of([["NO", "5", "&", "7", "JALAN"], ["TEL", "123"]])
+    # Separate OCR lines, so completing a span's partial lines plays no part here.
+    r = receipt_of([["NO", "5"], ["&"], ["7", "JALAN"], ["TEL", "123"]])
     tags = ["B-address", "I-address", "O", "I-address", "I-address", "O", "O"]
     conf = [0.9, 0.9, 0.7, 0.9, 0.9, 0.9, 0.9]  # "&": 0.3 on address, 0.7 on O
     probs = probs_for(tags, conf)
@@ -169,20 +190,27 @@ def test_date_and_total_fall_back_to_their_most_probable_word():
     r = receipt_of([["ACME"], ["TOTAL", "9.00"], ["CASH", "10.00"], ["25/12/2018"]])
     probs = probs_for(["O"] * 6)
     total, date, address = LABELS.index("B-total"), LABELS.index("B-date"), LABELS.index("B-address")
-    # Every word is "O", but "9.00" gives the total 0.3, "10.00" 0.15, "25/12/2018" the date 0.05.
-    for row, col, p in ((2, total, 0.3), (4, total, 0.15), (5, date, 0.05), (0, address, 0.4)):
+    # Every word is "O", but "9.00" gives the total 0.3, "10.00" 0.15, "25/12/2018" the date 0.005.
+    for row, col, p in ((2, total, 0.3), (4, total, 0.15), (5, date, 0.005), (0, address, 0.4)):
         probs[row] = 0.0
         probs[row, col], probs[row, 0] = p, 1.0 - p
     out = decode_fields(r, probs, LABELS)
     # Date under FALLBACK_MIN_PROB: omitted; company/address never fall back (a guess costs precision).
     assert out == {"total": "9.00"}
+    probs[5, date], probs[5, 0] = 0.02, 0.98
+    assert decode_fields(r, probs, LABELS)["date"] == "25/12/2018"
 
 
-def test_a_total_span_without_a_digit_is_no_total():
-    """Seen on SROIE: "RM" tagged B-total on its own, more confidently than the amount after it."""
+def test_a_total_span_without_a_digit_joins_the_amount_after_it_or_is_no_total():
+    """Seen on SROIE: "RM" tagged B-total on its own, more confidently than the amount after it;
+    right before the amount it is the key's "RM 27.00", anywhere else no total at all."""
     r = receipt_of([["TOTAL", "RM", "27.00"]])
     tags = ["O", "B-total", "B-total"]
-    assert decode_fields(r, probs_for(tags, [0.9, 1.0, 0.87]), LABELS) == {"total": "27.00"}
+    assert decode_fields(r, probs_for(tags, [0.9, 1.0, 0.87]), LABELS) == {"total": "RM 27.00"}
+    r = receipt_of([["RM", "TOTAL", "27.00"]])
+    assert decode_fields(r, probs_for(["B-total", "O", "B-total"], [1.0, 0.9, 0.87]), LABELS) == {
+        "total": "27.00"
+    }
     # Only date and total are numeric: a custom field's span needs no digit.
     labels = bio_label_list(["vendor"])
     r = receipt_of([["ACME", "STORE"]])
