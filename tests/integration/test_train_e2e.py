@@ -93,6 +93,36 @@ def test_rerun_of_finished_run_resumes_and_keeps_weights(tmp_path):
     assert summary["weights_sha256"] == sha
 
 
+def test_an_ensemble_trains_resumes_and_predicts_through_the_entry_points(tmp_path):
+    args = ["+experiment=smoke", "run_id=ens", "model.ensemble_size=2", *TINY]
+    first = run_cli(args, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs/ens/summary.json").read_text())
+    assert summary["status"] == "COMPLETED" and "val/field_f1" in summary["metrics"]
+    second = run_cli(args, tmp_path)  # a restarted worker finds the finished ensemble
+    assert second.returncode == 0, second.stderr[-3000:]
+    again = json.loads((tmp_path / "runs/ens/summary.json").read_text())
+    assert again["resumed_from"] and again["weights_sha256"] == summary["weights_sha256"]
+
+    from receipt_lightning.data.jsonl import write_jsonl
+    from receipt_lightning.data.synthetic import generate_receipts
+    from receipt_lightning.model.ensemble import TokenEnsemble
+    from receipt_lightning.model.inference import load_predictor
+
+    assert isinstance(load_predictor(summary["last_checkpoint"]).model, TokenEnsemble)
+    receipts = generate_receipts(3, seed=7)
+    write_jsonl(receipts, tmp_path / "new.jsonl")
+    out = tmp_path / "pred"
+    proc = run_cli(
+        ["predict", "--checkpoint", summary["last_checkpoint"], "--input", str(tmp_path / "new.jsonl")]
+        + ["--output", str(out)],
+        tmp_path,
+        module="receipt_lightning.cli",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.stem for p in out.glob("*.json")) == sorted(r.id for r in receipts)
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_fast_dev_run(tmp_path, experiment, request):
     args = [f"+experiment={experiment}", "run_id=fdr", "trainer.fast_dev_run=true", "data.n_train=8", "data.n_val=4"]
