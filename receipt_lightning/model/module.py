@@ -123,7 +123,8 @@ class ReceiptTokenClassifier(L.LightningModule):
     @override
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         if isinstance(self.model, TokenEnsemble):
-            # Each member's own loss, summed: every member gets the gradient it would get alone.
+            # Each member's own loss, summed: every member gets the gradient it would get alone
+            # (only gradient clipping sees all members' parameters together).
             member_logits = self.model.member_logits(
                 input_ids=batch["input_ids"], bbox=batch["bbox"], attention_mask=batch["attention_mask"]
             )
@@ -137,7 +138,10 @@ class ReceiptTokenClassifier(L.LightningModule):
 
     @override
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
-        logits = self(batch)
+        # Full precision even under bf16 training: `predict` runs in fp32, so summary.json's
+        # figures and predict + evaluate agree to the last receipt-field.
+        with torch.autocast(device_type=self.device.type, enabled=False):
+            logits = self(batch)
         loss = self._loss(logits, batch["labels"])
         self.log("val/loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
         self.val_entity.update(logits.argmax(-1), batch["labels"])

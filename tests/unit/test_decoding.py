@@ -199,6 +199,11 @@ def test_date_and_total_fall_back_to_their_most_probable_word():
     assert out == {"total": "9.00"}
     probs[5, date], probs[5, 0] = 0.02, 0.98
     assert decode_fields(r, probs, LABELS)["date"] == "25/12/2018"
+    # A word without a digit never falls back to a total, however probable ("RM", "TOTAL").
+    probs[1], probs[2] = 0.0, 0.0
+    probs[1, total], probs[1, 0] = 0.45, 0.55
+    probs[2, total], probs[2, 0] = 0.3, 0.7
+    assert decode_fields(r, probs, LABELS)["total"] == "9.00"
 
 
 def test_a_total_span_without_a_digit_joins_the_amount_after_it_or_is_no_total():
