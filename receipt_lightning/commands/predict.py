@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "development fold of the training receipts, data.dev_fold=true)",
     )
     p.add_argument(
-        "--fold", type=int, default=1, help="with --split dev/train: the development fold (data.dev_fold=K)"
+        "--fold", type=int, default=1, help="with --split dev: which of the five folds (data.dev_fold=K)"
     )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--draw", default=None, metavar="DIR", help="also render each receipt as a PNG")
