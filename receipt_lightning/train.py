@@ -75,6 +75,7 @@ def build_graph(cfg: DictConfig) -> Graph:
     from hydra.utils import instantiate
 
     from receipt_lightning.checkpointing import build_checkpointing, find_resume_checkpoint
+    from receipt_lightning.cpu_features import warn_if_bf16_is_emulated
     from receipt_lightning.model.backbone import load_tokenizer
     from receipt_lightning.plugins.spot import build_spot_callback
     from receipt_lightning.plugins.throughput import ThroughputCallback
@@ -98,6 +99,7 @@ def build_graph(cfg: DictConfig) -> Graph:
         callbacks = [c for c in callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]
     callbacks += [*ckpt_callbacks, spot, throughput]
 
+    warn_if_bf16_is_emulated(str(cfg.trainer.get("accelerator")), str(cfg.trainer.get("precision")))
     trainer = instantiate(
         cfg.trainer,
         callbacks=callbacks,
