@@ -49,7 +49,7 @@ import numpy as np
 from receipt_lightning.data.receipt import Receipt
 from receipt_lightning.errors import InputError
 from receipt_lightning.model.lexicon import FieldLexicon
-from receipt_lightning.model.postprocess import MULTI_LINE_FIELDS, NUMERIC_FIELDS, field_text
+from receipt_lightning.model.postprocess import MULTI_LINE_FIELDS, NUMERIC_FIELDS, field_text, has_digit
 from receipt_lightning.model.spans import (
     bridge_gaps,
     complete_lines,
@@ -134,7 +134,7 @@ def _fallback(field: str, field_prob: np.ndarray, words: Sequence[str]) -> list[
     date or total only words with a digit compete (a lone "RM" is never a total)."""
     candidates = field_prob.copy()
     if field in NUMERIC_FIELDS:
-        candidates[[not any(c.isdigit() for c in w) for w in words]] = -1.0
+        candidates[[not has_digit(w) for w in words]] = -1.0
     if not len(candidates) or candidates.max() < FALLBACK_MIN_PROB:
         return []
     top = int(candidates.argmax())

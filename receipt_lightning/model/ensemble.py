@@ -6,7 +6,7 @@ after a Spot interruption exactly as a single model does."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -51,20 +51,18 @@ def build_classifier(label_list: Sequence[str], size: int, backbone: Mapping[str
     another, so each draws its own classifier head from the seeded random stream."""
     from receipt_lightning.model.backbone import build_model
 
-    _check_size(size)
-    models = [build_model(list(label_list), **backbone) for _ in range(size)]
-    return models[0] if size == 1 else TokenEnsemble(models)
+    return _one_or_ensemble(lambda: build_model(list(label_list), **backbone), size)
 
 
 def classifier_from_config(hf_config: Mapping[str, Any], size: int = 1) -> torch.nn.Module:
     """The architecture a checkpoint saved (weights follow from its state dict), no download."""
     from receipt_lightning.model.backbone import model_from_config
 
-    _check_size(size)
-    models = [model_from_config(hf_config) for _ in range(size)]
-    return models[0] if size == 1 else TokenEnsemble(models)
+    return _one_or_ensemble(lambda: model_from_config(hf_config), size)
 
 
-def _check_size(size: int) -> None:
+def _one_or_ensemble(make: Callable[[], torch.nn.Module], size: int) -> torch.nn.Module:
     if not isinstance(size, int) or size < 1:
         raise FatalError(f"model.ensemble_size must be a positive integer, got {size!r}")
+    models = [make() for _ in range(size)]
+    return models[0] if size == 1 else TokenEnsemble(models)

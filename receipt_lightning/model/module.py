@@ -18,6 +18,11 @@ from receipt_lightning.model.metrics import EntityF1
 from receipt_lightning.model.optim import build_optimizer, linear_warmup_decay
 
 
+def model_inputs(batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The batch tensors the backbone takes (labels and window bookkeeping left out)."""
+    return {key: batch[key] for key in ("input_ids", "bbox", "attention_mask")}
+
+
 class ReceiptTokenClassifier(L.LightningModule):
     """Word-level BIO tagging of receipt fields.
 
@@ -105,10 +110,7 @@ class ReceiptTokenClassifier(L.LightningModule):
 
     @override
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        out = self.model(
-            input_ids=batch["input_ids"], bbox=batch["bbox"], attention_mask=batch["attention_mask"]
-        )
-        return out.logits
+        return self.model(**model_inputs(batch)).logits
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         weight = None if self.class_weights is None else self.class_weights.to(logits.device)
@@ -125,9 +127,7 @@ class ReceiptTokenClassifier(L.LightningModule):
         if isinstance(self.model, TokenEnsemble):
             # Each member's own loss, summed: every member gets the gradient it would get alone
             # (only gradient clipping sees all members' parameters together).
-            member_logits = self.model.member_logits(
-                input_ids=batch["input_ids"], bbox=batch["bbox"], attention_mask=batch["attention_mask"]
-            )
+            member_logits = self.model.member_logits(**model_inputs(batch))
             loss = torch.stack([self._loss(logits, batch["labels"]) for logits in member_logits]).sum()
             shown = loss.detach() / len(member_logits)  # per member, comparable with one model
         else:

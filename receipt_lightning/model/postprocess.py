@@ -47,6 +47,10 @@ MULTI_LINE_FIELDS = frozenset({"company", "address"})
 NUMERIC_FIELDS = frozenset({"date", "total"})
 
 
+def has_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text)
+
+
 def join_words(words: Sequence[str]) -> str:
     """Words joined with single spaces (reading order is the caller's)."""
     return collapse_ws(" ".join(words))
@@ -67,7 +71,7 @@ def extract_date(text: str) -> str:
 
 def extract_total(text: str) -> str:
     """The last amount written in ``text`` (with its printed currency prefix); else the text."""
-    matches = [m for m in TOTAL_PATTERN.finditer(text) if any(c.isdigit() for c in m.group(0))]
+    matches = [m for m in TOTAL_PATTERN.finditer(text) if has_digit(m.group(0))]
     if not matches:
         return text.strip()
     return _THOUSANDS.sub("", matches[-1].group(0).strip())

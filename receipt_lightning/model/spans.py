@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from receipt_lightning.model.postprocess import has_digit
+
 # Bridging a gap in a company/address: at most this many words, each with at least this much
 # probability on the field (B- + I-).
 MAX_GAP_WORDS = 1
@@ -55,7 +57,7 @@ def join_digitless(spans: list[tuple[int, int]], words: Sequence[str]) -> list[t
         if held is not None and held[1] == start:
             start = held[0]
         held = None
-        if any(c.isdigit() for w in words[start:end] for c in w):
+        if any(has_digit(w) for w in words[start:end]):
             out.append((start, end))
         else:
             held = (start, end)
