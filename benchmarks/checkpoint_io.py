@@ -3,7 +3,7 @@ for a tiny LayoutLM and a MiniLM-size LayoutLM with AdamW state; plus a projecti
 LayoutLM-base (~1.35 GB with Adam state) on EFS Elastic and Bursting against the 2-minute Spot
 notice.
 
-    OMP_NUM_THREADS=2 python benchmarks/checkpoint_io.py [--dir DIR] [--reps 5] [--steps 12]
+    OMP_NUM_THREADS=2 python -m benchmarks.checkpoint_io [--dir DIR] [--reps 5] [--steps 12]
 
 Measured on the local disk of the machine it runs on (``--dir``); the EFS rows are projections
 from the measured CPU cost (serialise + sha256) plus size / throughput. Medians are reported.
@@ -24,7 +24,7 @@ import time  # noqa: E402
 
 import torch  # noqa: E402
 
-from receipt_lightning.plugins.efs_checkpoint_io import EFSCheckpointIO  # noqa: E402
+from receipt_lightning.training.checkpointing.efs_checkpoint_io import EFSCheckpointIO  # noqa: E402
 
 MIB = 1 << 20
 SPOT_NOTICE_S = 120.0

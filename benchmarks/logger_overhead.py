@@ -8,7 +8,7 @@ so drift on a shared machine falls on both. Step time is the wall time between c
 each repeat are left out. DynamoDB is moto's ThreadedMotoServer on 127.0.0.1, in a child process
 by default (as a real table is in another machine), or in this process with ``--moto-in-process``.
 
-    python benchmarks/logger_overhead.py [--steps 300 --repeats 6 --hidden 512 --log-every 1,50]
+    python -m benchmarks.logger_overhead [--steps 300 --repeats 6 --hidden 512 --log-every 1,50]
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def run_once(kind: str, idx: int, every: int, args, table: str, tmp: str) -> dic
     from lightning.pytorch.loggers import CSVLogger
     from torch.utils.data import DataLoader, TensorDataset
 
-    from receipt_lightning.plugins.dynamodb_logger import DynamoDBLogger
+    from receipt_lightning.training.loggers.dynamodb.logger import DynamoDBLogger
 
     MLP, StepTimer = build(args.hidden)
     g = torch.Generator().manual_seed(idx)
@@ -204,9 +204,9 @@ def main() -> None:
     torch.set_num_threads(1)
     endpoint, stop = start_moto(args.moto_in_process)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
-    from receipt_lightning.aws.metrics_reader import MetricsReader
     from receipt_lightning.aws.resources import create_table
     from receipt_lightning.aws.session import client
+    from receipt_lightning.training.loggers.dynamodb.reader import MetricsReader
 
     table = "bench-metrics"
     create_table(client("dynamodb"), "metrics", table)

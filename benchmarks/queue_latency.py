@@ -6,7 +6,7 @@
 2. dispatch throughput (target >= 100 jobs/min): N jobs queued up front, W workers drain them;
    jobs per minute from the first trainer start to the last COMPLETED record.
 
-    python benchmarks/queue_latency.py [--samples 15] [--jobs 100] [--workers 1,3] [--poll-wait 1]
+    python -m benchmarks.queue_latency [--samples 15] [--jobs 100] [--workers 1,3] [--poll-wait 1]
 
 Medians are reported (plus p90 / max for latency); the ratio column is target / measured, for a
 "lower is better" figure, or measured / target, so > 1 always means the target is met.
@@ -31,8 +31,7 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", RL_DMI_DIR="/nonexistent-dmi",
 )  # fmt: skip
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-FAKE = [sys.executable, str(REPO / "tests" / "fake_trainer.py")]
+FAKE = [sys.executable, "-m", "tests.support.fake_trainer"]
 
 
 def free_port() -> int:

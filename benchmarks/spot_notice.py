@@ -1,6 +1,6 @@
 """Spot notice -> durable checkpoint -> status written: how long, for the tiny and MiniLM models.
 
-    python benchmarks/spot_notice.py [--models tiny,minilm[,base]] [--runs 5] [--poll-interval-s 5]
+    python -m benchmarks.spot_notice [--models tiny,minilm[,base]] [--runs 5] [--poll-interval-s 5]
                                      [--checkpoint-io efs|efs-async|torch]
 
 Each run trains under a ``SpotInterruptionCallback`` polling a local IMDSv2 stub (127.0.0.1);
@@ -28,7 +28,6 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "integration")]
 
 TARGET_S = 10.0  # seconds, notice -> status written, MiniLM
 WARMUP_STEPS = 2  # the first steps allocate; the notice comes after them
@@ -83,17 +82,16 @@ def layoutlm_loader(n: int = 64, batch: int = 4, seq: int = 128) -> Any:
 def checkpoint_plugin(kind: str) -> Any:
     if kind == "torch":
         return None  # Lightning's TorchCheckpointIO: no fsync, no drain
-    from receipt_lightning.plugins.efs_checkpoint_io import EFSCheckpointIO
+    from receipt_lightning.training.checkpointing.efs_checkpoint_io import EFSCheckpointIO
 
     return EFSCheckpointIO(keep_last_k=2, async_save=kind == "efs-async")
 
 
 def one_run(model: str, poll_s: float, io_kind: str, root: Path) -> dict[str, float]:
-    from spot_tiny import RecordingLogger, TinyModule, make_loader, make_trainer
-
     from receipt_lightning.aws.imds_stub import IMDSStub
     from receipt_lightning.errors import JobInterrupted
-    from receipt_lightning.plugins.spot import SpotInterruptionCallback
+    from receipt_lightning.training.spot.callback import SpotInterruptionCallback
+    from tests.support.spot_tiny import RecordingLogger, TinyModule, make_loader, make_trainer
 
     if model == "tiny":
         module, loader = TinyModule(lambda m, i: time.sleep(0.01)), make_loader()

@@ -1,7 +1,7 @@
 """Training throughput: this project's Lightning training vs a plain ``transformers.Trainer``.
 
-    python benchmarks/throughput.py [--steps 24 --repeats 2 --threads 2 --variants ours,no-group]
-    python benchmarks/throughput.py --f1 --epochs 3      # validation entity F1 after equal epochs
+    python -m benchmarks.throughput [--steps 24 --repeats 2 --threads 2 --variants ours,no-group]
+    python -m benchmarks.throughput --f1 --epochs 3      # validation entity F1 after equal epochs
 
 Same as ``receipt-lightning bench``; the options and the method are in docs/throughput.md. Each
 run is a fresh subprocess with ``OMP_WAIT_POLICY=PASSIVE`` and ``OMP_NUM_THREADS`` set before
@@ -16,14 +16,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported 
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> int:
-    from receipt_lightning.bench.options import add_arguments
-    from receipt_lightning.bench.runner import run
+    from benchmarks.trainer_compare.options import add_arguments
+    from benchmarks.trainer_compare.runner import run
     from receipt_lightning.errors import ReceiptLightningError
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -24,7 +24,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "job-details": ("job_details", "show a job's attempts, metrics, log events and cost"),
     "sweep-status": ("sweep_status", "show a sweep's trials, counts by status and the best one"),
     "dev-stack": ("dev_stack", "run a local AWS stand-in (moto) with the project's queues and tables"),
-    "bench": ("bench", "compare training throughput with a plain transformers.Trainer"),
 }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from receipt_lightning.configs import PRIMARY_CONFIG, conf_dir, normalize_overrides
 from receipt_lightning.errors import (
     EXIT_FAILED,
     EXIT_FATAL,
@@ -37,17 +37,6 @@ from receipt_lightning.runs import (
 )
 
 log = logging.getLogger("receipt_lightning.train")
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-_exit_code = EXIT_OK
-
-
-def compose_config(overrides: Sequence[str], config_name: str = "train") -> DictConfig:
-    """The config a run with these overrides would get (used by the worker to vet jobs)."""
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="compose"):
-        return compose(config_name=config_name, overrides=normalize_overrides(overrides), return_hydra_config=True)
 
 
 @dataclass
@@ -74,11 +63,11 @@ def build_graph(cfg: DictConfig) -> Graph:
     import torch
     from hydra.utils import instantiate
 
-    from receipt_lightning.checkpointing import build_checkpointing, find_resume_checkpoint
-    from receipt_lightning.cpu_features import warn_if_bf16_is_emulated
     from receipt_lightning.model.backbone import load_tokenizer
-    from receipt_lightning.plugins.spot import build_spot_callback
-    from receipt_lightning.plugins.throughput import ThroughputCallback
+    from receipt_lightning.training.callbacks.throughput import ThroughputCallback
+    from receipt_lightning.training.checkpointing.builder import build_checkpointing, find_resume_checkpoint
+    from receipt_lightning.training.precision import warn_if_bf16_is_emulated
+    from receipt_lightning.training.spot.callback import build_spot_callback
 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
@@ -121,7 +110,7 @@ def build_graph(cfg: DictConfig) -> Graph:
 def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
     """A checkpoint of the finished run (unless the cadence just wrote this step), so predict
     gets the final weights and starting the run again resumes into "already done"."""
-    from receipt_lightning.checkpointing import FILENAME
+    from receipt_lightning.training.checkpointing.builder import FILENAME
 
     trainer = graph.trainer
     if cfg.trainer.get("fast_dev_run"):
@@ -136,7 +125,7 @@ def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
 
 
 def summarize(cfg: DictConfig, graph: Graph, status: str, started: float, **extra: Any) -> dict[str, Any]:
-    from receipt_lightning.checkpointing import find_resume_checkpoint, resume_info
+    from receipt_lightning.training.checkpointing.builder import find_resume_checkpoint, resume_info
 
     trainer = graph.trainer
     best = next((c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)), None)
@@ -223,26 +212,6 @@ def run(cfg: DictConfig) -> int:
     return EXIT_OK
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def hydra_entry(cfg: DictConfig) -> float | None:
-    """Returns the run's objective (``objective``, default val/f1) for result-driven sweepers
-    such as Optuna; the process exit code is kept aside for ``main``."""
-    global _exit_code
-    code = run(cfg)
-    # Multirun with the basic launcher: one failed job does not hide another's failure.
-    _exit_code = code if _exit_code == EXIT_OK else _exit_code
-    from receipt_lightning.sweeps.objective import objective
-
-    return objective(cfg) if code == EXIT_OK else None
-
-
-def normalize_overrides(argv: Sequence[str]) -> list[str]:
-    """``+experiment=X`` and ``experiment=X`` both select an experiment: the defaults list ends
-    with an ``experiment: null`` slot (so that experiments override everything), and Hydra
-    would otherwise refuse the ``+`` form as a second value for that slot."""
-    return [a.replace("+experiment=", "experiment=", 1) if a.startswith("+experiment=") else a for a in argv]
-
-
 def with_run_id(argv: list[str]) -> list[str]:
     """Give the run a ``run_id`` unless the command line does: a new one for a single run,
     ``<sweep base>-<job number>`` for each job of a local multirun."""
@@ -258,10 +227,33 @@ def with_run_id(argv: list[str]) -> list[str]:
     return [*argv, f"run_id={base}"]
 
 
+class ExitCode:
+    """The process exit code over the runs of one invocation: a multirun with the basic
+    launcher does not let one failed job hide another's failure (the first failure wins)."""
+
+    def __init__(self) -> None:
+        self.code = EXIT_OK
+
+    def record(self, code: int) -> None:
+        self.code = code if self.code == EXIT_OK else self.code
+
+
 def main() -> None:
+    exit_code = ExitCode()
+
+    @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=PRIMARY_CONFIG)
+    def hydra_entry(cfg: DictConfig) -> float | None:
+        """Returns the run's objective (``objective``, default val/f1) for result-driven
+        sweepers such as Optuna (None records a failed trial and the study goes on)."""
+        code = run(cfg)
+        exit_code.record(code)
+        from receipt_lightning.sweeps.objective import objective
+
+        return objective(cfg) if code == EXIT_OK else None
+
     sys.argv = [sys.argv[0], *with_run_id(normalize_overrides(sys.argv[1:]))]
     hydra_entry()
-    sys.exit(_exit_code)
+    sys.exit(exit_code.code)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(var, None)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Child processes (trainers, workers, test apps run as `python -m tests.support.X`) import the
+# test helpers from the repository root.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
 SROIE_DIR = (REPO_ROOT.parent / "shared" / "datasets" / "sroie").resolve()
 
 

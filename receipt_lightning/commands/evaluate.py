@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import logging
 
-    from receipt_lightning.evaluation.sroie_metrics import load_json_dir, score, worst_receipts
+    from receipt_lightning.fields.sroie_metrics import load_json_dir, score, worst_receipts
 
     log = logging.getLogger("receipt_lightning.evaluate")
     predictions = load_json_dir(args.predictions)

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     metrics_table = args.metrics_table or names.metrics_table
     run_text = None
     if metrics_table:
-        from receipt_lightning.aws.metrics_reader import MetricsReader, format_run_details
+        from receipt_lightning.training.loggers.dynamodb.reader import MetricsReader, format_run_details
 
         run_text = format_run_details(args.job_id, metrics_table, n_events=args.events)
         details["latest_metrics"] = {
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         if not metrics_table:
             raise InputError("--plot needs the metrics table: --metrics-table or $RL_METRICS_TABLE")
-        from receipt_lightning.plotting import plot_run
+        from receipt_lightning.training.loggers.dynamodb.plot import plot_run
 
         plot_run(args.job_id, metrics_table, args.plot)
     if args.json:

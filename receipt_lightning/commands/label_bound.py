@@ -24,9 +24,9 @@ def run(args: argparse.Namespace) -> int:
 
     from receipt_lightning.commands.evaluate import format_report
     from receipt_lightning.data.sroie import list_sroie_ids, load_sroie, sroie_split
-    from receipt_lightning.evaluation.label_bound import label_bound
-    from receipt_lightning.evaluation.sroie_metrics import worst_receipts
-    from receipt_lightning.model.lexicon import FieldLexicon
+    from receipt_lightning.fields.label_bound import label_bound
+    from receipt_lightning.fields.lexicon import FieldLexicon
+    from receipt_lightning.fields.sroie_metrics import worst_receipts
 
     ids = list_sroie_ids(args.data)
     train_ids, val_ids = sroie_split(ids, val_fraction=args.val_fraction)

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from receipt_lightning.model.inference import load_predictor, load_receipts
+    from receipt_lightning.predict import load_predictor, load_receipts
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         (out / f"{rid}.json").write_text(json.dumps(fields_found, indent=4, ensure_ascii=False) + "\n")
     print(f"wrote {len(predictions)} predictions to {out}")
     if args.draw:
-        from receipt_lightning.evaluation.draw import draw_receipts
+        from receipt_lightning.draw import draw_receipts
 
         tags = [[predictor.label_list[i] for i in p.argmax(1)] for p in probs]
         n = draw_receipts(receipts, tags, predictions, args.draw)

@@ -11,9 +11,9 @@ import torch
 from typing_extensions import override
 
 from receipt_lightning.data.encoding import Window, collate_windows, encode_receipt
-from receipt_lightning.data.receipt import Receipt, bio_label_list, check_labels
 from receipt_lightning.data.sampler import ResumableBatchSampler
 from receipt_lightning.data.sources import load_split
+from receipt_lightning.receipt import Receipt, bio_label_list, check_labels
 
 log = logging.getLogger(__name__)
 

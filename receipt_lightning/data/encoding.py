@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from receipt_lightning.data.receipt import Box, Receipt
+from receipt_lightning.receipt import Box, Receipt
 
 IGNORE_INDEX = -100
 GRID = 1000  # LayoutLM's 2-D position range

@@ -33,8 +33,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from receipt_lightning.data.receipt import Box, Receipt, bio_label_list
 from receipt_lightning.errors import InputError
+from receipt_lightning.receipt import Box, Receipt, bio_label_list
 
 log = logging.getLogger(__name__)
 Fail = Callable[[str], InputError]  # builds the error for the line being parsed

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from receipt_lightning.data.receipt import Receipt
 from receipt_lightning.errors import InputError
+from receipt_lightning.receipt import Receipt
 
 SOURCES = ("synthetic", "sroie", "jsonl")
 
@@ -48,7 +48,7 @@ def load_split(
     if dev_fold and source != "sroie":
         raise InputError("data.dev_fold is only defined for the sroie source", source="data.dev_fold")
     if source == "synthetic":
-        from receipt_lightning.data.synthetic import generate_receipts
+        from receipt_lightning.data.synthetic.generator import generate_receipts
 
         # Distinct seeds per split so validation receipts are never training receipts.
         return generate_receipts(n or 0, seed=seed * 2 + (0 if split == "train" else 1), fields=fields)

@@ -20,14 +20,14 @@ skipped with a warning.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from receipt_lightning.data.receipt import SROIE_FIELDS, Box, Receipt
 from receipt_lightning.errors import InputError
+from receipt_lightning.fields.keys import read_key
+from receipt_lightning.receipt import SROIE_FIELDS, Box, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -154,32 +154,6 @@ def split_words(box: Box, text: str) -> list[tuple[str, Box]]:
     return words
 
 
-def read_json_object(path: Path, expected: str = "a JSON object of field -> string") -> dict:
-    """A JSON file holding one object (a key file, a prediction); errors name the file and line."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
-    except json.JSONDecodeError as err:
-        raise InputError(f"invalid JSON: {err.msg}", source=str(path), line=err.lineno) from err
-    if not isinstance(data, dict):
-        raise InputError(f"expected {expected}", source=str(path))
-    return data
-
-
-def read_key(path: Path, fields: Sequence[str]) -> dict[str, str]:
-    """Key values of one receipt, restricted to ``fields`` (missing or empty values left out)."""
-    data = read_json_object(path, "a key file holding a JSON object of field -> string")
-    key: dict[str, str] = {}
-    for name in fields:
-        value = data.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise InputError(f"key {name!r} must be a string, got {type(value).__name__}", source=str(path))
-        if value.strip():
-            key[name] = value
-    return key
-
-
 def read_receipt(
     box_path: Path, key_path: Path | None, fields: Sequence[str] = SROIE_FIELDS, label: bool = True
 ) -> Receipt | None:
@@ -214,7 +188,7 @@ def read_receipt(
         source=str(box_path),
     )
     if label and key is not None:
-        from receipt_lightning.data.weak_label import weak_label
+        from receipt_lightning.fields.weak_label import weak_label
 
         receipt.labels = weak_label(receipt, fields)
     return receipt

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from receipt_lightning.config import DataConfig, TrainingConfig, from_dict
 from receipt_lightning.errors import InputError
+from receipt_lightning.jobs.job_config import DataConfig, TrainingConfig, from_dict
 
 KNOWN_KEYS = ("model", "priority", "training", "data", "overrides")
 

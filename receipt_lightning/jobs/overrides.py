@@ -62,11 +62,6 @@ _OPTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _PRIMITIVES = (int, float, str, bool, type(None))
 
 
-def conf_dir() -> Path:
-    """The repository's Hydra config directory (conf/ next to the package)."""
-    return Path(__file__).resolve().parents[2] / "conf"
-
-
 def _options(group: str, root: Path) -> tuple[str, ...] | None:
     fixed = ALLOWED_GROUPS[group]
     if fixed is not None:
@@ -119,7 +114,10 @@ def validate_overrides(
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    root = root or conf_dir()
+    if root is None:
+        from receipt_lightning.configs import conf_dir
+
+        root = conf_dir()
     parser = OverridesParser.create()
     seen: set[str] = set()
     for text in overrides:
@@ -167,6 +165,6 @@ def check_targets(cfg: Any, prefixes: Sequence[str] = TARGET_PREFIXES) -> None:
 
 def compose(overrides: Sequence[str]) -> Any:
     """Compose the trainer's config the way the trainer will (its ``compose_config``)."""
-    from receipt_lightning.train import compose_config
+    from receipt_lightning.configs import compose as compose_config
 
     return compose_config(list(overrides))

@@ -16,7 +16,7 @@ from typing import Any
 from receipt_lightning.errors import InputError
 
 PRICES_ENV = "RL_PRICES_FILE"
-DEFAULT_PRICES = Path(__file__).resolve().parents[2] / "conf" / "jobs" / "prices.yaml"
+PRICES_FILE = ("jobs", "prices.yaml")  # under the Hydra config folder
 WASTED_OUTCOMES = ("INTERRUPTED", "LOST")
 
 
@@ -24,7 +24,11 @@ def load_prices(path: str | Path | None = None) -> dict[str, dict[str, float]]:
     """{instance type: {"on_demand": $/h, "spot": $/h}} from a YAML file."""
     import yaml
 
-    path = Path(path or os.environ.get(PRICES_ENV) or DEFAULT_PRICES)
+    if not (path or os.environ.get(PRICES_ENV)):
+        from receipt_lightning.configs import conf_dir
+
+        path = conf_dir().joinpath(*PRICES_FILE)
+    path = Path(path or os.environ[PRICES_ENV])
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except OSError as err:

@@ -13,9 +13,9 @@ from dataclasses import replace
 from typing import Any
 
 from receipt_lightning.aws.resources import PRIORITIES, StackNames, resolve_names
-from receipt_lightning.config import DataConfig, TrainingConfig, job_overrides, to_dict
 from receipt_lightning.errors import InputError
 from receipt_lightning.jobs import queues
+from receipt_lightning.jobs.job_config import DataConfig, TrainingConfig, job_overrides, to_dict
 from receipt_lightning.jobs.messages import JOB_ID, JobMessage, PoisonMessage, new_job_id
 from receipt_lightning.jobs.overrides import validate_overrides
 from receipt_lightning.jobs.records import QUEUED, JobStore, UpdateBuilder

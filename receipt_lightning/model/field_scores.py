@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from receipt_lightning.data.encoding import merge_word_probs
-from receipt_lightning.data.receipt import Receipt
-from receipt_lightning.model.lexicon import FieldLexicon
+from receipt_lightning.fields.lexicon import FieldLexicon
+from receipt_lightning.receipt import Receipt
 
 
 def receipt_word_probs(
@@ -30,7 +30,7 @@ def decode_all(
     lexicon: FieldLexicon | None = None,
 ) -> dict[str, dict[str, str]]:
     """Receipt id -> extracted fields."""
-    from receipt_lightning.model.decoding import decode_fields
+    from receipt_lightning.fields.decoding import decode_fields
 
     return {
         receipts[i].id: decode_fields(receipts[i], probs, label_list, lexicon=lexicon)
@@ -46,7 +46,7 @@ def field_scores(
 ) -> dict[str, float]:
     """``field_f1``, ``field_precision``, ``field_recall`` and ``field_acc/<name>`` over the
     receipts that carry key values; empty when none do."""
-    from receipt_lightning.evaluation.sroie_metrics import score
+    from receipt_lightning.fields.sroie_metrics import score
 
     probs = receipt_word_probs(receipts, collected, len(label_list))
     keyed = {i: p for i, p in probs.items() if receipts[i].fields}

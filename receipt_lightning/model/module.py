@@ -12,8 +12,8 @@ import torch
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from typing_extensions import override
 
+from receipt_lightning.fields.lexicon import FieldLexicon
 from receipt_lightning.model.ensemble import TokenEnsemble, build_classifier, classifier_from_config
-from receipt_lightning.model.lexicon import FieldLexicon
 from receipt_lightning.model.metrics import EntityF1
 from receipt_lightning.model.optim import build_optimizer, linear_warmup_decay
 

@@ -14,7 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from queue_support import (
+
+from receipt_lightning.jobs.records import COMPLETED, JobStore
+from receipt_lightning.jobs.registry import InstanceRegistry
+from tests.support.queue_support import (
     FAKE_TRAINER,
     REPO,
     make_stack,
@@ -24,9 +27,6 @@ from queue_support import (
     wait_for,
     worker_process,
 )
-
-from receipt_lightning.jobs.records import COMPLETED, JobStore
-from receipt_lightning.jobs.registry import InstanceRegistry
 
 N_JOBS = 8
 

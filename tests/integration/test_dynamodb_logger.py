@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import pytest
 from omegaconf import OmegaConf
 
-from receipt_lightning.aws.metrics_reader import MetricsReader, format_run_details
 from receipt_lightning.aws.resources import create_table
 from receipt_lightning.aws.session import client
 from receipt_lightning.errors import FatalError
-from receipt_lightning.plugins.dynamodb_logger import DynamoDBLogger
-from receipt_lightning.plugins.dynamodb_writer import MAX_BATCH, default_client
+from receipt_lightning.training.loggers.dynamodb.logger import DynamoDBLogger
+from receipt_lightning.training.loggers.dynamodb.reader import MetricsReader, format_run_details
+from receipt_lightning.training.loggers.dynamodb.writer import MAX_BATCH, default_client
 
 TABLE = "rl-metrics"
 
@@ -233,7 +233,7 @@ def test_run_details_text_and_plot(table, tmp_path):
     assert "train_loss  11001" in text and "val_f1" in text
     assert "last 3 events:" in text and "finished" in text.splitlines()[-1]
     assert "no record" in format_run_details("nope", table)
-    from receipt_lightning.plotting import plot_run
+    from receipt_lightning.training.loggers.dynamodb.plot import plot_run
 
     out = plot_run("job-1", table, tmp_path / "curves.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

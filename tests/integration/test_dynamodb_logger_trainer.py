@@ -9,10 +9,10 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
-from receipt_lightning.aws.metrics_reader import MetricsReader, format_run_details
 from receipt_lightning.aws.resources import create_table
 from receipt_lightning.aws.session import client
-from receipt_lightning.plugins.dynamodb_logger import DynamoDBLogger
+from receipt_lightning.training.loggers.dynamodb.logger import DynamoDBLogger
+from receipt_lightning.training.loggers.dynamodb.reader import MetricsReader, format_run_details
 
 TABLE = "rl-metrics"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-APP = Path(__file__).with_name("resume_app.py")
-REPO = APP.parents[2]
+APP = ["-m", "tests.support.resume_app"]
+REPO = Path(__file__).resolve().parents[2]
 BATCHES_PER_EPOCH, EPOCHS = 11, 3
 
 pytestmark = pytest.mark.slow  # each case starts two Python processes that import Lightning
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow  # each case starts two Python processes that impo
 def run_app(run_dir: Path, *args: str, expect_rc: int = 0) -> dict | None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
-        [sys.executable, str(APP), str(run_dir), *args], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, *APP, str(run_dir), *args], env=env, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == expect_rc, f"rc={proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     final = run_dir / "final.json"

@@ -8,7 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from queue_support import (
+
+from receipt_lightning.jobs.job_config import DataConfig, TrainingConfig
+from receipt_lightning.jobs.records import COMPLETED, FAILED, INTERRUPTED, REJECTED, JobStore
+from tests.support.queue_support import (
     FAKE_TRAINER,
     make_stack,
     options,
@@ -18,9 +21,6 @@ from queue_support import (
     wait_for,
     worker_process,
 )
-
-from receipt_lightning.config import DataConfig, TrainingConfig
-from receipt_lightning.jobs.records import COMPLETED, FAILED, INTERRUPTED, REJECTED, JobStore
 
 TINY = TrainingConfig(num_epochs=1, batch_size=4, experiment="smoke")
 

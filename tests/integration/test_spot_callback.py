@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from spot_tiny import RecordingLogger, TinyModule, make_loader, make_trainer, wait_for  # noqa: E402
-
 from receipt_lightning.aws.imds_stub import IMDSStub  # noqa: E402
 from receipt_lightning.errors import JobInterrupted  # noqa: E402
-from receipt_lightning.plugins.spot import SpotInterruptionCallback  # noqa: E402
+from receipt_lightning.training.spot.callback import SpotInterruptionCallback  # noqa: E402
+from tests.support.spot_tiny import RecordingLogger, TinyModule, make_loader, make_trainer, wait_for
 
 NOTICE_TIME = "2026-11-29T12:02:00Z"
 

@@ -18,16 +18,16 @@ from receipt_lightning.aws.imds_stub import IMDSStub
 from receipt_lightning.errors import EXIT_INTERRUPTED
 
 HERE = Path(__file__).resolve().parent
-SCRIPT = HERE / "spot_exit_script.py"
+SCRIPT = "tests.support.spot_exit_script"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_and_terminate(run_dir: Path, *args: str, script: Path = SCRIPT, on_training=None) -> tuple[int, str]:
+def run_and_terminate(run_dir: Path, *args: str, script: str = SCRIPT, on_training=None) -> tuple[int, str]:
     """Run ``script``; once it writes ``run_dir/training``, call ``on_training`` (default: send
     SIGTERM); return its exit status and output."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(run_dir), *args],
+        [sys.executable, "-m", script, str(run_dir), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -65,7 +65,7 @@ def test_lightning_alone_exits_0_on_sigterm(tmp_path):
 def test_ddp_ranks_stop_together_and_only_rank_zero_records(tmp_path):
     with IMDSStub() as stub:
         rc, out = run_and_terminate(
-            tmp_path, stub.endpoint, script=HERE / "spot_ddp_script.py", on_training=stub.set_notice
+            tmp_path, stub.endpoint, script="tests.support.spot_ddp_script", on_training=stub.set_notice
         )
         assert stub.count("PUT", "/latest/api/token") == 1  # one poller: local rank 0 only
     assert rc == EXIT_INTERRUPTED, out[-2000:]

@@ -4,22 +4,17 @@ against the IMDSv2 stub and moto's DynamoDB."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from spot_tiny import TinyModule, make_loader, make_trainer, wait_for  # noqa: E402
-
 from receipt_lightning.aws.imds_stub import IMDSStub  # noqa: E402
-from receipt_lightning.aws.metrics_reader import MetricsReader  # noqa: E402
 from receipt_lightning.aws.resources import create_table  # noqa: E402
 from receipt_lightning.aws.session import client  # noqa: E402
 from receipt_lightning.errors import JobInterrupted  # noqa: E402
-from receipt_lightning.plugins.dynamodb_logger import DynamoDBLogger  # noqa: E402
-from receipt_lightning.plugins.efs_checkpoint_io import EFSCheckpointIO  # noqa: E402
-from receipt_lightning.plugins.spot import SpotInterruptionCallback  # noqa: E402
+from receipt_lightning.training.checkpointing.efs_checkpoint_io import EFSCheckpointIO  # noqa: E402
+from receipt_lightning.training.loggers.dynamodb.logger import DynamoDBLogger  # noqa: E402
+from receipt_lightning.training.loggers.dynamodb.reader import MetricsReader  # noqa: E402
+from receipt_lightning.training.spot.callback import SpotInterruptionCallback  # noqa: E402
+from tests.support.spot_tiny import TinyModule, make_loader, make_trainer, wait_for
 
 TABLE = "rl-metrics-spot"
 NOTICE_TIME = "2026-11-29T12:02:00Z"

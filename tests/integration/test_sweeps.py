@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from queue_support import make_stack, options, queue_depth, worker_process
 
 from receipt_lightning.jobs.records import JobStore
+from tests.support.queue_support import make_stack, options, queue_depth, worker_process
+from tests.support.sweep_trainer import expected_f1
 
 HERE = Path(__file__).resolve().parent
-SWEEP_TRAINER = [sys.executable, str(HERE / "sweep_trainer.py")]
-sys.path.insert(0, str(HERE))
-from sweep_trainer import expected_f1  # noqa: E402
+SWEEP_TRAINER = [sys.executable, "-m", "tests.support.sweep_trainer"]
 
 GRID = ["model.learning_rate=1e-5,3e-5", "data.batch_size=4,8", "trainer.max_epochs=1"]
 
@@ -184,7 +183,7 @@ def test_optuna_runs_locally_with_the_basic_launcher(tmp_path):
     optuna = ["hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=1",
               "hydra.sweeper.sampler.seed=1", "hydra.sweeper.direction=maximize"]  # fmt: skip
     proc = launch(env, *optuna, "model.learning_rate=interval(1e-3,1e-2)", *TINY_TRAIN,
-                  module="receipt_lightning.sweeps.optimize", timeout=300)  # fmt: skip
+                  module="receipt_lightning.train", timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     import yaml
 

@@ -54,7 +54,7 @@ def test_train_predict_evaluate(tmp_path):
 
     # A JSONL file of receipts with key values, to predict on and score against.
     from receipt_lightning.data.jsonl import write_jsonl
-    from receipt_lightning.data.synthetic import generate_receipts
+    from receipt_lightning.data.synthetic.generator import generate_receipts
 
     receipts = generate_receipts(5, seed=99)
     write_jsonl(receipts, tmp_path / "new.jsonl")
@@ -105,9 +105,9 @@ def test_an_ensemble_trains_resumes_and_predicts_through_the_entry_points(tmp_pa
     assert again["resumed_from"] and again["weights_sha256"] == summary["weights_sha256"]
 
     from receipt_lightning.data.jsonl import write_jsonl
-    from receipt_lightning.data.synthetic import generate_receipts
+    from receipt_lightning.data.synthetic.generator import generate_receipts
     from receipt_lightning.model.ensemble import TokenEnsemble
-    from receipt_lightning.model.inference import load_predictor
+    from receipt_lightning.predict import load_predictor
 
     assert isinstance(load_predictor(summary["last_checkpoint"]).model, TokenEnsemble)
     receipts = generate_receipts(3, seed=7)

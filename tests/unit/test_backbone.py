@@ -41,7 +41,7 @@ def test_layoutlm_base_path_loads_from_a_local_directory(tmp_path):
 def test_layoutlm_base_config_composes_to_a_local_directory(tmp_path):
     from hydra.utils import instantiate
 
-    from receipt_lightning.train import compose_config
+    from receipt_lightning.configs import compose as compose_config
 
     build_model(LABELS, "random", **TINY).save_pretrained(tmp_path)
     load_tokenizer(MINILM).save_pretrained(tmp_path)
@@ -61,10 +61,10 @@ def test_missing_local_weights_and_unknown_kind_are_clear_errors(tmp_path):
 def test_training_key_lexicon_travels_in_the_checkpoint_to_prediction(tmp_path):
     """The company/address spellings learned from the training keys are saved with the weights
     (plain containers, loadable with weights_only=True) and used by `predict`'s decoder."""
-    from receipt_lightning.model.inference import load_predictor
-    from receipt_lightning.model.lexicon import FieldLexicon
+    from receipt_lightning.fields.lexicon import FieldLexicon
     from receipt_lightning.model.module import ReceiptTokenClassifier
-    from receipt_lightning.plugins.efs_checkpoint_io import EFSCheckpointIO
+    from receipt_lightning.predict import load_predictor
+    from receipt_lightning.training.checkpointing.efs_checkpoint_io import EFSCheckpointIO
 
     labels = ["O", "B-address", "I-address"]
     module = ReceiptTokenClassifier(labels, {"kind": "random", **TINY}, MINILM)
@@ -80,8 +80,8 @@ def test_training_key_lexicon_travels_in_the_checkpoint_to_prediction(tmp_path):
     assert predictor.lexicon.snap("address", "NO 290, JALAN AIR PANAS") == "NO 290, JALAN AIR PANAS."
     assert load_predictor(tmp_path / "a.ckpt", use_lexicon=False).lexicon is None
     # `predict` decodes through Predictor.decode: the lexicon applies to what it writes.
-    from receipt_lightning.data.receipt import Receipt
-    from receipt_lightning.model.decoding import gold_word_probs
+    from receipt_lightning.fields.decoding import gold_word_probs
+    from receipt_lightning.receipt import Receipt
 
     r = Receipt(
         id="r",

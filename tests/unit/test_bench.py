@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from receipt_lightning.bench.options import add_arguments, parse_variant
-from receipt_lightning.bench.stats import (
+from benchmarks.trainer_compare.options import add_arguments, parse_variant
+from benchmarks.trainer_compare.stats import (
     gpu_peak_tflops,
     median_figures,
     model_flops_utilisation,
@@ -90,7 +90,7 @@ def test_variants_combine_and_reject_typos():
 
 
 def test_plan_alternates_sides_over_repeats():
-    from receipt_lightning.bench.runner import plan
+    from benchmarks.trainer_compare.runner import plan
 
     runs = plan(["ours", "bf16"], repeats=2)
     assert [(r, v) for r, _, v in runs] == [
@@ -99,7 +99,7 @@ def test_plan_alternates_sides_over_repeats():
 
 
 def test_missing_sroie_is_a_clear_error(tmp_path):
-    from receipt_lightning.bench.runner import common_overrides
+    from benchmarks.trainer_compare.runner import common_overrides
 
     with pytest.raises(InputError, match="SROIE receipts not found"):
         common_overrides(parse("--root", str(tmp_path / "nope")))
@@ -108,15 +108,15 @@ def test_missing_sroie_is_a_clear_error(tmp_path):
 
 def test_command_module_stays_free_of_torch():
     code = (
-        "import sys, argparse; import receipt_lightning.commands.bench as b; "
-        "b.add_arguments(argparse.ArgumentParser()); "
+        "import sys, argparse; from benchmarks.trainer_compare.options import add_arguments; "
+        "add_arguments(argparse.ArgumentParser()); "
         "assert not {'torch', 'transformers', 'lightning'} & set(sys.modules), 'heavy import'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_hf_collator_pads_boxes_like_tokens():
-    from receipt_lightning.bench.hf_collator import LayoutTokenCollator
+    from benchmarks.trainer_compare.hf_collator import LayoutTokenCollator
     from receipt_lightning.model.backbone import MINILM, load_tokenizer
 
     collator = LayoutTokenCollator(load_tokenizer(MINILM))
@@ -138,7 +138,7 @@ def test_hf_collator_pads_boxes_like_tokens():
 
 
 def smoke_spec(side: str) -> dict:
-    from receipt_lightning.bench.runner import common_overrides, side_spec
+    from benchmarks.trainer_compare.runner import common_overrides, side_spec
 
     args = parse("--data", "synthetic", "--model", "layoutlm_tiny", "--n-train", "12", "--n-val", "4",
                  "--steps", "4", "--warmup", "1", "--batch-size", "4", "--threads", "1")  # fmt: skip
@@ -147,7 +147,7 @@ def smoke_spec(side: str) -> dict:
 
 def test_both_sides_train_the_same_model_in_process():
     pytest.importorskip("accelerate", reason="transformers.Trainer needs accelerate (pip install accelerate)")
-    from receipt_lightning.bench.worker import run_side
+    from benchmarks.trainer_compare.worker import run_side
 
     ours, hf = run_side(smoke_spec("ours")), run_side(smoke_spec("hf"))
     assert ours["init_weights"] == hf["init_weights"]
@@ -164,7 +164,7 @@ def test_runner_end_to_end_in_subprocesses(tmp_path, capsys):
     pytest.importorskip("accelerate", reason="transformers.Trainer needs accelerate (pip install accelerate)")
     import json
 
-    from receipt_lightning.bench.runner import run
+    from benchmarks.trainer_compare.runner import run
 
     out = tmp_path / "bench.json"
     args = parse("--data", "synthetic", "--model", "layoutlm_tiny", "--n-train", "12", "--n-val", "4",

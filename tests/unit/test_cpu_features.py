@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from receipt_lightning.cpu_features import cpu_flags, warn_if_bf16_is_emulated
+from receipt_lightning.training.precision import cpu_flags, warn_if_bf16_is_emulated
 
 CPUINFO = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 {extra}\n\nprocessor\t: 1\n"
 

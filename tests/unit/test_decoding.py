@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from receipt_lightning.data.receipt import SROIE_FIELDS, Receipt, bio_label_list
 from receipt_lightning.errors import InputError
-from receipt_lightning.model.decoding import decode_fields, gold_word_probs
-from receipt_lightning.model.lexicon import FieldLexicon
-from receipt_lightning.model.postprocess import extract_date, extract_total, field_text
-from receipt_lightning.model.spans import bridge_gaps, complete_lines, field_spans
+from receipt_lightning.fields.decoding import decode_fields, gold_word_probs
+from receipt_lightning.fields.lexicon import FieldLexicon
+from receipt_lightning.fields.normalize import extract_date, extract_total, field_text
+from receipt_lightning.fields.spans import bridge_gaps, complete_lines, field_spans
+from receipt_lightning.receipt import SROIE_FIELDS, Receipt, bio_label_list
 
 LABELS = bio_label_list(SROIE_FIELDS)
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from receipt_lightning.plugins.dynamodb_items import (
+from receipt_lightning.training.loggers.dynamodb.items import (
     decode_point,
     encode_number,
     event_sk,

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 
 from receipt_lightning.errors import FatalError, RetryableError
-from receipt_lightning.plugins.dynamodb_writer import (
+from receipt_lightning.training.loggers.dynamodb.writer import (
     MAX_BATCH,
     DynamoDBBatchWriter,
     backoff_delay,

@@ -18,15 +18,19 @@ import torch
 from lightning.fabric.utilities.data import AttributeDict
 from omegaconf import OmegaConf
 
-from receipt_lightning.checkpointing import build_checkpointing, find_resume_checkpoint, resume_info
 from receipt_lightning.errors import FatalError, InputError
-from receipt_lightning.plugins.checkpoint_files import (
+from receipt_lightning.training.checkpointing.builder import (
+    build_checkpointing,
+    find_resume_checkpoint,
+    resume_info,
+)
+from receipt_lightning.training.checkpointing.efs_checkpoint_io import CheckpointCorruptError, EFSCheckpointIO
+from receipt_lightning.training.checkpointing.files import (
     read_sidecar,
     save_verified,
     step_file_name,
     write_sidecar,
 )
-from receipt_lightning.plugins.efs_checkpoint_io import CheckpointCorruptError, EFSCheckpointIO
 
 
 def state(step: int, size: int = 64) -> dict:
@@ -325,7 +329,7 @@ def test_cadence_saves_by_minutes_as_well(tmp_path):
 def test_resume_info_reads_the_previous_attempt_even_after_this_one_recorded(tmp_path):
     from types import SimpleNamespace
 
-    from receipt_lightning.plugins.progress import ProgressRecorder
+    from receipt_lightning.training.checkpointing.progress import ProgressRecorder
 
     path = save(EFSCheckpointIO(), tmp_path / "checkpoints", 10)
     previous = {"attempt_id": "old", "global_step": 14, "time_unix": os.path.getmtime(path) + 5.0}

@@ -13,9 +13,9 @@ from receipt_lightning.data.encoding import (
     normalize_box,
     window_spans,
 )
-from receipt_lightning.data.receipt import Receipt, bio_label_list
 from receipt_lightning.errors import InputError
 from receipt_lightning.model.backbone import MINILM, load_tokenizer
+from receipt_lightning.receipt import Receipt, bio_label_list
 
 
 @pytest.fixture(scope="module")

@@ -77,8 +77,8 @@ def test_both_heads_learn_at_the_head_rate():
 
 
 def test_an_ensemble_checkpoint_predicts_what_the_module_computed(tmp_path):
-    from receipt_lightning.model.inference import load_predictor
-    from receipt_lightning.plugins.efs_checkpoint_io import EFSCheckpointIO
+    from receipt_lightning.predict import load_predictor
+    from receipt_lightning.training.checkpointing.efs_checkpoint_io import EFSCheckpointIO
 
     module = ensemble_module().eval()
     checkpoint = {"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}

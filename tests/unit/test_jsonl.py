@@ -8,9 +8,9 @@ import logging
 import pytest
 
 from receipt_lightning.data.jsonl import infer_fields, infer_line_ids, load_jsonl, write_jsonl
-from receipt_lightning.data.receipt import SROIE_FIELDS
-from receipt_lightning.data.synthetic import generate_receipts
+from receipt_lightning.data.synthetic.generator import generate_receipts
 from receipt_lightning.errors import InputError
+from receipt_lightning.receipt import SROIE_FIELDS
 
 GOOD = {
     "id": "r1",

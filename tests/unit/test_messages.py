@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from receipt_lightning.config import DataConfig, TrainingConfig, job_overrides
 from receipt_lightning.errors import InputError
+from receipt_lightning.jobs.job_config import DataConfig, TrainingConfig, job_overrides
 from receipt_lightning.jobs.messages import MAX_BODY_BYTES, SCHEMA_VERSION, JobMessage, PoisonMessage, decode
 from receipt_lightning.jobs.overrides import check_targets, validate_overrides
 

@@ -9,7 +9,7 @@ import pytest
 
 from receipt_lightning.commands import evaluate, label_bound
 from receipt_lightning.errors import InputError
-from receipt_lightning.evaluation.sroie_metrics import load_json_dir, score, worst_receipts
+from receipt_lightning.fields.sroie_metrics import load_json_dir, score, worst_receipts
 
 TRUTH = {
     "a": {"company": "ACME SDN BHD", "date": "01/02/2018", "address": "NO 1, JALAN SATU", "total": "9.00"},

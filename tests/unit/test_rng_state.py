@@ -9,8 +9,12 @@ import random
 import numpy as np
 import torch
 
-from receipt_lightning.plugins.resume_fixes import rewind_epoch_end
-from receipt_lightning.plugins.rng_state import capture_rng_state, give_private_generators, restore_rng_state
+from receipt_lightning.training.checkpointing.exact_resume import rewind_epoch_end
+from receipt_lightning.training.checkpointing.rng import (
+    capture_rng_state,
+    give_private_generators,
+    restore_rng_state,
+)
 
 
 def draws() -> tuple:

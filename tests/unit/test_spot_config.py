@@ -9,8 +9,8 @@ import yaml
 
 from receipt_lightning.aws.imds import DEFAULT_ENDPOINT
 from receipt_lightning.errors import InputError
-from receipt_lightning.plugins.spot import SpotInterruptionCallback, build_spot_callback
-from receipt_lightning.plugins.spot_config import DEFAULTS, parse_spot_config, resolve_endpoint
+from receipt_lightning.training.spot.callback import SpotInterruptionCallback, build_spot_callback
+from receipt_lightning.training.spot.settings import DEFAULTS, parse_spot_config, resolve_endpoint
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "spot" / "default.yaml"
 STUB = "http://127.0.0.1:9"

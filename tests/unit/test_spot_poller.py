@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from receipt_lightning.aws.imds import IMDSClient
 from receipt_lightning.aws.imds_stub import IMDSStub
-from receipt_lightning.plugins.spot_poller import NoticePoller
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from spot_tiny import wait_for  # noqa: E402
+from receipt_lightning.training.spot.poller import NoticePoller
+from tests.support.spot_tiny import wait_for
 
 
 @pytest.fixture
@@ -58,10 +54,10 @@ def test_unreachable_service_disables_polling_with_one_line(caplog):
         s.bind(("127.0.0.1", 0))
         endpoint = f"http://127.0.0.1:{s.getsockname()[1]}"
     poller = make_poller(endpoint, [])
-    with caplog.at_level(logging.DEBUG, logger="receipt_lightning.plugins.spot_poller"):
+    with caplog.at_level(logging.DEBUG, logger="receipt_lightning.training.spot.poller"):
         poller.start()
         assert wait_for(lambda: not poller.running)
-    lines = [r for r in caplog.records if r.name == "receipt_lightning.plugins.spot_poller"]
+    lines = [r for r in caplog.records if r.name == "receipt_lightning.training.spot.poller"]
     assert len(lines) == 1 and lines[0].levelno == logging.INFO and "polling off" in lines[0].getMessage()
     assert poller.disabled_reason
 
@@ -69,7 +65,7 @@ def test_unreachable_service_disables_polling_with_one_line(caplog):
 def test_garbage_is_logged_and_polling_continues(stub, caplog):
     stub.set_mode("garbage")
     poller = make_poller(stub.endpoint, [])
-    with caplog.at_level(logging.WARNING, logger="receipt_lightning.plugins.spot_poller"):
+    with caplog.at_level(logging.WARNING, logger="receipt_lightning.training.spot.poller"):
         poller.start()
         assert wait_for(lambda: stub.count("GET", "/latest/meta-data/spot/instance-action") >= 6)
         assert poller.running

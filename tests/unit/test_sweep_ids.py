@@ -157,6 +157,7 @@ def test_launcher_refuses_sweepers_that_need_results():
 
 def test_launcher_config_yaml_matches_the_dataclass():
     import yaml
+
     from hydra_plugins.sqs_launcher.config import SQSLauncherConf
 
     doc = yaml.safe_load((REPO / "conf" / "hydra" / "launcher" / "sqs.yaml").read_text())

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from receipt_lightning.data.receipt import SROIE_FIELDS, bio_label_list, check_labels
-from receipt_lightning.data.synthetic import SYNTHETIC_FIELDS, bio_labels, generate_receipts
+from receipt_lightning.data.synthetic.generator import SYNTHETIC_FIELDS, bio_labels, generate_receipts
 from receipt_lightning.errors import InputError
+from receipt_lightning.receipt import SROIE_FIELDS, bio_label_list, check_labels
 
 
 @pytest.fixture(scope="module")

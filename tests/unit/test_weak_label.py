@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from receipt_lightning.data.receipt import SROIE_FIELDS, Receipt, bio_label_list
-from receipt_lightning.data.text_match import best_substring, edit_distance, parse_amount, relaxed, squash
-from receipt_lightning.data.weak_label import weak_label
-from receipt_lightning.model.decoding import decode_fields, gold_word_probs
+from receipt_lightning.fields.decoding import decode_fields, gold_word_probs
+from receipt_lightning.fields.text_match import best_substring, edit_distance, parse_amount, relaxed, squash
+from receipt_lightning.fields.weak_label import weak_label
+from receipt_lightning.receipt import SROIE_FIELDS, Receipt, bio_label_list
 
 
 def make_receipt(lines: list[str | tuple[str, int]], fields: dict[str, str]) -> Receipt:

@@ -16,9 +16,9 @@ from typing import Any
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from hydra_plugins.sqs_launcher.config import SQSLauncherConf
 from omegaconf import DictConfig, OmegaConf
 
+from hydra_plugins.sqs_launcher.config import SQSLauncherConf
 from receipt_lightning.sweeps.sweepers import check_sweeper
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,0 @@
-"""Training-throughput benchmark: this project's Lightning training against a plain
-``transformers.Trainer`` on the same tokenised windows (``receipt-lightning bench``,
-``benchmarks/throughput.py``). Each side runs in its own subprocess (``bench.worker``) so peak
-memory does not mix; ``bench.runner`` alternates sides and reports medians."""

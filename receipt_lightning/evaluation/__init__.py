@@ -1,1 +1,0 @@
-"""Scoring extracted fields against keys (SROIE task 3) and the weak labelling's upper bound."""

@@ -1,0 +1,91 @@
+"""Turn the words of one predicted span into the string a SROIE key holds.
+
+Every rule here was chosen on the *training* split only (``sroie_split`` train ids; measured with
+``receipt-lightning label-bound --split train``), never on the validation receipts:
+
+- company/address: words joined with single spaces, then a lone "," or "." that OCR split off a
+  word is glued back to the word before it ("BALAKONG ," -> "BALAKONG,"); the keys never put a
+  space before a comma.
+- company: a registration number in brackets at the end is dropped ("... SDN BHD(728384-M)" ->
+  "... SDN BHD"): none of the 401 training company keys holds one, while receipts print it on
+  the company's line.
+- date: only the date itself is kept; a "DATE:" prefix or a time glued to the date is cut off.
+- total: only the amount is kept, with the currency prefix exactly as printed ("RM9.00",
+  "RM 9.00", "$9.00"), because the keys keep a printed prefix far more often than not (training
+  split: stripping a glued "RM" +1 -29, stripping "$" +0 -21); words glued in front
+  ("TOTAL:9.00") are cut off; thousands separators are dropped ("7,838.80" -> "7838.80", +1 -0).
+- rejected on the training split (each lost more than it gained): dropping a trailing "," or "."
+  of an address (+0 -12, +4 -88), turning it into "." (+2 -12), a space after every comma
+  (+6 -56), or only where most commas have one (+1 -4), "." -> "," where "," dominates (+3 -24).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from receipt_lightning.fields.text_match import collapse_ws
+
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+# Most specific first: a numeric date with separators, a date with a month name, then yyyymmdd.
+DATE_PATTERN = re.compile(
+    r"\(?\d{1,4}[/\-.]\d{1,2}[/\-.](?:\d{4}|\d{2})\)?"
+    rf"|\d{{1,2}}[ /\-]?(?:{_MONTHS})[A-Z]*[ /\-,]*(?:\d{{4}}|\d{{2}})"
+    r"|(?<!\d)20\d{6}(?!\d)",
+    re.IGNORECASE,
+)
+# An amount with the currency prefix as printed: "RM9.00", "RM 9.00", "$9.00", "-1.73", "1,234.50".
+TOTAL_PATTERN = re.compile(r"(?:RM\s?|\$\s?)?-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:RM\s?|\$\s?)?-?\d+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_SPACE_BEFORE_COMMA = re.compile(r" (?=[,.](?: |$))")
+# "(728384-M)", "(1234567-X" (bracket lost in OCR), "( 482123-U )": digits first, then digits,
+# dashes, letters.
+_REGISTRATION_NO = re.compile(r"\s*\(\s*\d[\dA-Z\-]*\s*\)?\s*$")
+
+MULTI_LINE_FIELDS = frozenset({"company", "address"})
+# Fields whose value always holds a digit.
+NUMERIC_FIELDS = frozenset({"date", "total"})
+
+
+def has_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text)
+
+
+def join_words(words: Sequence[str]) -> str:
+    """Words joined with single spaces (reading order is the caller's)."""
+    return collapse_ws(" ".join(words))
+
+
+def clean_multiline(text: str) -> str:
+    """Company/address: glue a lone "," or "." back to the word before it (training split +5)."""
+    return _SPACE_BEFORE_COMMA.sub("", text)
+
+
+def extract_date(text: str) -> str:
+    """The first date written in ``text``; the text itself if none is recognisable."""
+    match = DATE_PATTERN.search(text)
+    if match is None:
+        return text.strip(" :")
+    return match.group(0).strip()
+
+
+def extract_total(text: str) -> str:
+    """The last amount written in ``text`` (with its printed currency prefix); else the text."""
+    matches = [m for m in TOTAL_PATTERN.finditer(text) if has_digit(m.group(0))]
+    if not matches:
+        return text.strip()
+    return _THOUSANDS.sub("", matches[-1].group(0).strip())
+
+
+def field_text(field: str, words: Sequence[str]) -> str:
+    """The key string for ``field`` from the words of its span, in reading order."""
+    text = join_words(words)
+    if field == "company":
+        return _REGISTRATION_NO.sub("", clean_multiline(text))
+    if field in MULTI_LINE_FIELDS:
+        return clean_multiline(text)
+    if field == "date":
+        return extract_date(text)
+    if field == "total":
+        return extract_total(text)
+    return text
