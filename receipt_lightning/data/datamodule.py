@@ -43,6 +43,7 @@ class ReceiptDataModule(L.LightningDataModule):
         group_by_length: bool = True,
         group_factor: int = 50,
         num_workers: int = 0,
+        ocr: dict | None = None,
     ) -> None:
         super().__init__()
         # Saved in checkpoints (plain values), so prediction windows receipts the same way.
@@ -64,6 +65,8 @@ class ReceiptDataModule(L.LightningDataModule):
         self.group_by_length = group_by_length
         self.group_factor = group_factor
         self.num_workers = num_workers
+        # OcrConfig settings for the ``images`` source (None: its defaults); unused by the others.
+        self.ocr = dict(ocr) if ocr is not None else None
         self.train_receipts: list[Receipt] = []
         self.val_receipts: list[Receipt] = []
         self.train_windows: list[Window] = []
@@ -79,6 +82,7 @@ class ReceiptDataModule(L.LightningDataModule):
             seed=self.seed,
             val_fraction=self.val_fraction,
             dev_fold=self.dev_fold,
+            ocr=self.ocr,
         )
         if self.max_samples is not None and split == "train":
             receipts = receipts[: self.max_samples]

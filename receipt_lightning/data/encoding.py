@@ -47,7 +47,10 @@ class Window:
 
 def word_pieces(tokenizer, words: Sequence[str]) -> list[list[int]]:
     """Sub-token ids of each word; a word the tokenizer drops (e.g. only control characters)
-    becomes [UNK] so every word keeps a first sub-token and so a prediction."""
+    becomes [UNK] so every word keeps a first sub-token and so a prediction. No words (an image
+    with no text): no pieces (the tokenizer itself fails on an empty batch)."""
+    if not words:
+        return []
     enc = tokenizer(list(words), add_special_tokens=False)["input_ids"]
     return [ids if ids else [tokenizer.unk_token_id] for ids in enc]
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from receipt_lightning.errors import InputError
 from receipt_lightning.receipt import Receipt
 
-SOURCES = ("synthetic", "sroie", "jsonl")
+SOURCES = ("synthetic", "sroie", "jsonl", "images")
 
 
 def detect_source(root: str | Path) -> str:
@@ -40,12 +41,14 @@ def load_split(
     seed: int = 0,
     val_fraction: float = 0.2,
     dev_fold: bool | int = False,
+    ocr: Mapping[str, Any] | None = None,
 ) -> list[Receipt]:
     """The receipts of ``split`` ("train" or "val") from ``source``. With ``dev_fold`` (SROIE),
     the training receipts are split again the same way and "val" is that development fold (fold
     1, or fold k of 5 for ``dev_fold=k``): the validation receipts are not read at all (for choosing decoding rules and settings on training
-    receipts only)."""
-    if dev_fold and source != "sroie":
+    receipts only). ``ocr``: the ``OcrConfig`` settings of the ``images`` source
+    (``receipt_lightning.data.images``)."""
+    if dev_fold and source not in ("sroie", "images"):
         raise InputError("data.dev_fold is only defined for the sroie source", source="data.dev_fold")
     if source == "synthetic":
         from receipt_lightning.data.synthetic.generator import generate_receipts
@@ -63,6 +66,13 @@ def load_split(
         train_ids, val_ids = sroie_fold(list_sroie_ids(path), dev_fold, val_fraction)
         ids = train_ids if split == "train" else val_ids
         return load_sroie(path, ids=ids[:n] if n else ids, fields=fields)
+    if source == "images":
+        from receipt_lightning.data.images import load_image_split
+        from receipt_lightning.ocr.config import OcrConfig
+
+        return load_image_split(
+            path, split, fields, OcrConfig.from_mapping(ocr), n=n, val_fraction=val_fraction, dev_fold=dev_fold
+        )
     if source == "jsonl":
         from receipt_lightning.data.jsonl import load_jsonl
 
