@@ -1,5 +1,9 @@
 """Error analysis you can look at: each receipt's OCR boxes as a PNG, predicted field words
-filled in the field's colour, true field words (weak labels from the keys) outlined in it."""
+filled in the field's colour, true field words (weak labels from the keys) outlined in it.
+
+A receipt read from an image (``predict --input scan.jpg``; ``Receipt.extra["image"]``) is drawn
+over that image (the PDF page for a PDF), at the size the OCR saw it; other receipts (SROIE box
+files, JSONL, standard input) on a white page of the receipt's size."""
 
 from __future__ import annotations
 
@@ -32,12 +36,37 @@ def true_tags(receipt: Receipt) -> list[str] | None:
     return weak_label(receipt, list(receipt.fields))
 
 
+def source_image(receipt: Receipt):
+    """The image (or PDF page) a receipt was OCR'd from, at the receipt's page size; None if it
+    has none or it can no longer be read (the drawing then has a white background)."""
+    from pathlib import Path
+
+    name = receipt.extra.get("image")
+    if not name or not Path(name).is_file():
+        return None
+    from receipt_lightning.errors import InputError
+    from receipt_lightning.ocr.config import OcrConfig
+    from receipt_lightning.ocr.images import load_pages
+
+    try:
+        pages = load_pages(Path(name).read_bytes(), name, OcrConfig(max_side=max(receipt.width, receipt.height)))
+    except (OSError, InputError):  # changed or removed since it was OCR'd: draw the boxes alone
+        return None
+    page = int(receipt.extra.get("page", 0))
+    if page >= len(pages):
+        return None
+    return pages[page].image.resize((receipt.width, receipt.height))
+
+
 def draw_receipt(
     receipt: Receipt, pred_tags: Sequence[str], fields: Mapping[str, str], path: str | Path
 ) -> None:
     from PIL import Image, ImageDraw
 
     img = Image.new("RGB", (receipt.width, receipt.height + 20 * (len(fields) + 1)), "white")
+    background = source_image(receipt)
+    if background is not None:
+        img.paste(background, (0, 0))
     d = ImageDraw.Draw(img, "RGBA")
     gold = true_tags(receipt)
     for i, (word, box) in enumerate(zip(receipt.words, receipt.boxes, strict=True)):
