@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -128,8 +128,11 @@ def ocr_inputs(inputs: Sequence[OcrInput], config: OcrConfig) -> list[OcrDocumen
                  version, len(todo), len(docs) - len(todo) - sum(d.error is not None for d in docs), workers, threads)  # fmt: skip
         values = asdict(config)
         args = [(inputs[i].data, inputs[i].name, values, threads) for i, _ in todo]
-        results = _run(args, workers)
-        for (i, key), (pages_d, error, seconds) in zip(todo, results, strict=True):
+        # Results arrive in order and are cached one by one: an interrupted run keeps what it read.
+        start = time.perf_counter()
+        for n, ((i, key), (pages_d, error, seconds)) in enumerate(zip(todo, _run(args, workers), strict=True), 1):
+            if n % 50 == 0:
+                log.info("OCR: %d/%d file(s) read, %.0f s", n, len(todo), time.perf_counter() - start)
             doc = docs[i]
             doc.seconds = seconds
             if error is not None:
@@ -141,15 +144,17 @@ def ocr_inputs(inputs: Sequence[OcrInput], config: OcrConfig) -> list[OcrDocumen
     return docs
 
 
-def _run(args: list[tuple], workers: int) -> list[tuple]:
+def _run(args: list[tuple], workers: int) -> Iterator[tuple]:
+    """``_job`` results in the order of ``args``, as they come."""
     if workers <= 1:
-        return [_job(*a) for a in args]
+        yield from (_job(*a) for a in args)
+        return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     # spawn: the parent may hold torch's and onnxruntime's threads, which fork would copy half-locked.
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        return list(pool.map(_job, *zip(*args, strict=True)))
+        yield from pool.map(_job, *zip(*args, strict=True))
 
 
 def ocr_files(paths: Sequence[str | Path], config: OcrConfig) -> list[OcrDocument]:
