@@ -6,7 +6,7 @@ OCR page -> receipt: lines are put in reading order as SROIE's box files are
 and the words get boxes cut from the line box by character offsets (as ``data.sroie`` does, so a
 model trained on SROIE's lines sees the same geometry); with ``boxes="word"`` the engine's own
 word boxes are used where it gives them. ``upper_case`` upper-cases every word (SROIE keys are
-upper case). A page with no text gives a receipt with no words (predicting nothing).
+upper case); ``space_after_comma`` writes "A,B" as "A, B" (not "1,000"). A page with no text gives a receipt with no words (predicting nothing).
 
 Data source ``images`` (``data.root``):
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,9 +47,9 @@ def page_receipt(page: OcrPage, rid: str, config: OcrConfig, source: str = "") -
     for line_no, i in enumerate(order):
         line = lines[i]
         if config.boxes == "word" and line.words:
-            pairs = [(w.text, w.box) for w in line.words if w.text.strip()]
+            pairs = [p for w in line.words for p in split_words(w.box, _normalise(w.text, config))]
         else:
-            pairs = split_words(line.box, line.text)
+            pairs = split_words(line.box, _normalise(line.text, config))
         for text, box in pairs:
             words.append(text.upper() if config.upper_case else text)
             boxes.append(_clamp(box, page.width, page.height))
@@ -63,6 +64,19 @@ def page_receipt(page: OcrPage, rid: str, config: OcrConfig, source: str = "") -
         source=source,
         extra={"image": source, "page": page.page, "scale": page.scale},
     )
+
+
+# A comma glued to the next letter or digit ("JAYA,SELANGOR", "SS21/39,47400"), but not a
+# thousands separator ("1,000.00": digit, comma, exactly three digits).
+_GLUED_COMMA = re.compile(r",(?=[0-9A-Za-z])")
+_THOUSANDS = re.compile(r"\d,\d{3}(?!\d)")
+
+
+def _normalise(text: str, config: OcrConfig) -> str:
+    if not config.space_after_comma or "," not in text:
+        return text
+    keep = {m.start() + 1 for m in _THOUSANDS.finditer(text)}
+    return _GLUED_COMMA.sub(lambda m: "," if m.start() in keep else ", ", text)
 
 
 def _clamp(box: Box, width: int, height: int) -> Box:
