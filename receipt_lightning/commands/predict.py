@@ -49,6 +49,9 @@ def add_ocr_arguments(p: argparse.ArgumentParser) -> None:
         help="line: words cut from OCR line boxes (as SROIE's box files); word: the engine's word boxes",
     )
     g.add_argument("--ocr-keep-case", action="store_true", help="do not upper-case OCR text (SROIE keys are upper case)")
+    g.add_argument(
+        "--ocr-keep-commas", action="store_true", help='do not write "A,B" as "A, B" (docs/ocr.md)'
+    )
     g.add_argument("--ocr-workers", type=int, default=0, help="OCR processes (0: one per core)")
     g.add_argument(
         "--ocr-cache",
@@ -66,6 +69,7 @@ def ocr_config(args: argparse.Namespace):
         engine=args.ocr_engine,
         boxes=args.ocr_boxes,
         upper_case=not args.ocr_keep_case,
+        space_after_comma=not args.ocr_keep_commas,
         workers=args.ocr_workers,
         cache_dir=args.ocr_cache,
     )

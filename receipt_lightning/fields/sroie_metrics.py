@@ -106,10 +106,11 @@ def worst_receipts(
 def load_json_dir(directory: str | Path) -> dict[str, dict[str, str]]:
     """``{id: fields}`` from every ``<id>.json`` in ``directory`` (or its ``key/`` sub-folder).
 
-    A SROIE root (with ``key/``) is accepted as well as a plain folder of JSON files.
+    A SROIE root (with ``key/``: its ``key/`` is read) is accepted as well as a plain folder of JSON files.
     """
     directory = Path(directory)
-    if (directory / "key").is_dir() and not any(directory.glob("*.json")):
+    # A SROIE root's own top-level JSON (img_original_sizes.json) is not a key file.
+    if (directory / "key").is_dir():
         directory = directory / "key"
     if not directory.is_dir():
         raise InputError("not a directory", source=str(directory))

@@ -2,6 +2,11 @@
 bounded pool of processes (one engine per process, ``OcrConfig.workers``, by default one per
 core, the cores shared out as engine threads). A file that is not a readable image gives an
 ``OcrDocument`` whose ``error`` says why (naming the file); the other files are still read.
+
+The pool starts its processes with ``spawn`` (never ``fork``: the caller may hold torch's and
+onnxruntime's threads), which imports the caller's main module again: a script calling this
+with more than one worker must do so under ``if __name__ == "__main__":`` (the command line
+and the training entry point do).
 """
 
 from __future__ import annotations

@@ -67,6 +67,9 @@ def write_dir(path, data):
 def test_load_json_dir_accepts_sroie_root_and_names_bad_files(tmp_path):
     write_dir(tmp_path / "root" / "key", TRUTH)
     assert load_json_dir(tmp_path / "root") == TRUTH
+    # The shared SROIE root also holds img_original_sizes.json: still its key/ is read.
+    (tmp_path / "root" / "img_original_sizes.json").write_text('{"000": [463, 1013]}')
+    assert load_json_dir(tmp_path / "root") == TRUTH
     bad = write_dir(tmp_path / "bad", {})
     (bad / "x.json").write_text('{"company": ')
     with pytest.raises(InputError, match=r"x\.json:1"):

@@ -299,6 +299,22 @@ def test_predict_inputs_word_boxes_keep_case_and_duplicate_ids(tmp_path, fake_en
         load_image_receipts([str(tmp_path / "missing.png")], OcrConfig(cache_dir=""))
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("JALAN SS21/39,47400 PETALING JAYA,SELANGOR", "JALAN SS21/39, 47400 PETALING JAYA, SELANGOR"),
+        ("TOTAL 1,000.00", "TOTAL 1,000.00"),
+        ("27,JALAN DEDAP 13,TAMAN", "27, JALAN DEDAP 13, TAMAN"),
+        ("ALREADY, SPACED,", "ALREADY, SPACED,"),
+    ],
+)
+def test_space_after_comma_leaves_thousands_alone(text, expected):
+    from receipt_lightning.data.images import _normalise
+
+    assert _normalise(text, OcrConfig()) == expected
+    assert _normalise(text, OcrConfig(space_after_comma=False)) == text
+
+
 def test_an_empty_receipt_encodes_and_decodes_to_nothing():
     import numpy as np
 
