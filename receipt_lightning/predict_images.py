@@ -45,7 +45,7 @@ def is_image_input(inputs: Sequence[str]) -> bool:
         if spec == STDIN:
             return True
         path = Path(spec)
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+        if path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir():  # missing: "no such file" below
             return True
         if path.is_dir() and not (path / "box").is_dir() and not any(path.glob("*.jsonl")):
             return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())

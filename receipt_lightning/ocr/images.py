@@ -6,7 +6,7 @@ multi-frame file) and PDFs (rendered page by page with ``pypdfium2``). Refused w
 a truncated or corrupt image, an image of more than ``max_pixels`` pixels (checked from the header,
 before decoding: a decompression bomb never reaches memory), a PDF that cannot be parsed, has no
 page or more than ``max_pdf_pages``. Every page is rotated upright by its EXIF orientation,
-converted to RGB and downscaled so its longest side is at most ``max_side`` (JPEGs are decoded
+converted to RGB (transparency on white) and downscaled so its longest side is at most ``max_side`` (JPEGs are decoded
 at reduced size directly, so a 50 MP photo costs little memory).
 """
 
@@ -75,10 +75,22 @@ def _image_page(data: bytes, name: str, config: OcrConfig) -> PageImage:
         try:
             img.load()
             img = ImageOps.exif_transpose(img)
-            img = img.convert("RGB")
+            img = _on_white(img)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             raise InputError(f"corrupt or truncated image: {exc}", source=name) from exc
     return _downscaled(img, width, height, config.max_side, 0)
+
+
+def _on_white(img):
+    """RGB; transparent pixels become white paper (plain ``convert`` would make them black)."""
+    from PIL import Image
+
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        page = Image.new("RGB", rgba.size, "white")
+        page.paste(rgba, mask=rgba.getchannel("A"))
+        return page
+    return img.convert("RGB")
 
 
 def _downscaled(img, orig_width: int, orig_height: int, max_side: int, page: int) -> PageImage:

@@ -205,6 +205,13 @@ def test_pdf_pages_are_rendered_one_by_one(tmp_path):
     assert pages[1].image.getpixel((400, 400)) == (0, 0, 0)
 
 
+def test_transparent_pixels_are_white_paper():
+    buf = io.BytesIO()
+    Image.new("RGBA", (40, 20), (0, 0, 0, 0)).save(buf, "PNG")
+    (page,) = load_pages(buf.getvalue(), "clear.png", OcrConfig())
+    assert page.image.mode == "RGB" and page.image.getextrema() == ((255, 255), (255, 255), (255, 255))
+
+
 def test_a_large_image_is_downscaled_to_max_side():
     (page,) = load_pages(png_bytes((3000, 1000)), "wide.png", OcrConfig(max_side=2000))
     assert page.image.size == (2000, 667) and page.scale == pytest.approx(2000 / 3000)
@@ -286,7 +293,7 @@ def test_predict_inputs_folder_stdin_and_errors(tmp_path, fake_engine):
 
 
 def test_predict_inputs_word_boxes_keep_case_and_duplicate_ids(tmp_path, fake_engine):
-    from receipt_lightning.predict_images import load_image_receipts
+    from receipt_lightning.predict_images import is_image_input, load_image_receipts
 
     (tmp_path / "a.png").write_bytes(png_bytes())
     (tmp_path / "a.jpg").write_bytes(png_bytes())  # PNG bytes, .jpg name: read by content
@@ -295,7 +302,8 @@ def test_predict_inputs_word_boxes_keep_case_and_duplicate_ids(tmp_path, fake_en
     (r,) = got.receipts
     assert r.words[:4] == ["acme", "trading", "sdn", "bhd"] and r.boxes[1] == (55, 10, 120, 30)
     assert len(got.errors) == 1 and "'a' is also" in got.errors[0] and "a.jpg" in got.errors[0]
-    with pytest.raises(InputError, match="no such file"):
+    assert is_image_input([str(tmp_path / "missing.png")])  # so the error is about the file
+    with pytest.raises(InputError, match="missing.png: no such file"):
         load_image_receipts([str(tmp_path / "missing.png")], OcrConfig(cache_dir=""))
 
 
