@@ -29,6 +29,8 @@ from receipt_lightning.errors import (
 )
 from receipt_lightning.runs import (
     SUMMARY_FILE,
+    RunStatus,
+    checkpoint_name,
     new_run_id,
     plain_metrics,
     read_summary,
@@ -110,12 +112,10 @@ def build_graph(cfg: DictConfig) -> Graph:
 def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
     """A checkpoint of the finished run (unless the cadence just wrote this step), so predict
     gets the final weights and starting the run again resumes into "already done"."""
-    from receipt_lightning.training.checkpointing.builder import FILENAME
-
     trainer = graph.trainer
     if cfg.trainer.get("fast_dev_run"):
         return None
-    path = Path(cfg.paths.checkpoint_dir) / (FILENAME.format(step=trainer.global_step) + ".ckpt")
+    path = Path(cfg.paths.checkpoint_dir) / checkpoint_name(trainer.global_step)
     if not path.exists():
         trainer.save_checkpoint(str(path))
     drain = getattr(graph.checkpoint_io, "drain", None)
@@ -124,7 +124,7 @@ def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
     return str(path)
 
 
-def summarize(cfg: DictConfig, graph: Graph, status: str, started: float, **extra: Any) -> dict[str, Any]:
+def summarize(cfg: DictConfig, graph: Graph, status: RunStatus, started: float, **extra: Any) -> dict[str, Any]:
     from receipt_lightning.training.checkpointing.builder import find_resume_checkpoint, resume_info
 
     trainer = graph.trainer
@@ -186,25 +186,25 @@ def run(cfg: DictConfig) -> int:
         log.warning(
             "interrupted (%s): checkpoint durable, exiting %d to be resumed", stop.reason, EXIT_INTERRUPTED
         )
-        summarize(cfg, graph, "INTERRUPTED", started)
+        summarize(cfg, graph, RunStatus.INTERRUPTED, started)
         return EXIT_INTERRUPTED
     except SIGTERMException:
         # Lightning's own SIGTERM path (spot.handle_sigterm=false): no checkpoint was taken at
         # the signal, but the job is still resumable from its last one, never "completed".
         log.warning("SIGTERM: exiting %d to be resumed from the last checkpoint", EXIT_INTERRUPTED)
-        summarize(cfg, graph, "INTERRUPTED", started, reason="SIGTERM (Lightning)")
+        summarize(cfg, graph, RunStatus.INTERRUPTED, started, reason="SIGTERM (Lightning)")
         return EXIT_INTERRUPTED
     except FatalError as err:
         log.error("%s", err)
-        summarize(cfg, graph, "FAILED", started, error=str(err))
+        summarize(cfg, graph, RunStatus.FAILED, started, error=str(err))
         return EXIT_FATAL
     except Exception as err:
         # Any other failure: the traceback goes to the log (the worker records its tail) and
         # summary.json says FAILED, so the run's record is never left at RUNNING.
         log.exception("training failed")
-        summarize(cfg, graph, "FAILED", started, error=f"{type(err).__name__}: {err}")
+        summarize(cfg, graph, RunStatus.FAILED, started, error=f"{type(err).__name__}: {err}")
         return EXIT_FAILED
-    summary = summarize(cfg, graph, "COMPLETED", started, **extra)
+    summary = summarize(cfg, graph, RunStatus.COMPLETED, started, **extra)
     log.info(
         "done: step %d, val/f1 %s, weights %s",
         summary["global_step"], summary["metrics"].get("val/f1"), summary["weights_sha256"][:12],

@@ -19,6 +19,7 @@ from lightning.fabric.utilities.data import AttributeDict
 from omegaconf import OmegaConf
 
 from receipt_lightning.errors import FatalError, InputError
+from receipt_lightning.runs import checkpoint_name as step_file_name
 from receipt_lightning.training.checkpointing.builder import (
     build_checkpointing,
     find_resume_checkpoint,
@@ -28,7 +29,6 @@ from receipt_lightning.training.checkpointing.efs_checkpoint_io import Checkpoin
 from receipt_lightning.training.checkpointing.files import (
     read_sidecar,
     save_verified,
-    step_file_name,
     write_sidecar,
 )
 

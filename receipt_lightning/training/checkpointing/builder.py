@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from receipt_lightning.errors import InputError
+from receipt_lightning.runs import CHECKPOINT_FILENAME_TEMPLATE
 
 if TYPE_CHECKING:
     from lightning.pytorch.callbacks import Callback
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FILENAME = "step-{step:08d}"  # ModelCheckpoint template; ".ckpt" is appended by Lightning
 _DEFAULTS: dict[str, Any] = {
     "every_n_train_steps": 100,
     "every_n_minutes": 10.0,
@@ -105,7 +105,7 @@ def build_checkpointing(ckpt_cfg: Mapping[str, Any], ckpt_dir: str) -> tuple[EFS
     os.makedirs(ckpt_dir, exist_ok=True)
     for name in remove_stale_temp_files(ckpt_dir):
         log.info("removed %s left by an interrupted save", os.path.join(ckpt_dir, name))
-    common = {"filename": FILENAME, "auto_insert_metric_name": False, "enable_version_counter": False}
+    common = {"filename": CHECKPOINT_FILENAME_TEMPLATE, "auto_insert_metric_name": False, "enable_version_counter": False}
     # Cadence: keep everything from Lightning's side (save_top_k=-1); the IO's retention prunes.
     cadence = CadenceCheckpoint(
         ckpt_dir, cfg["every_n_train_steps"], cfg["every_n_minutes"], save_top_k=-1, save_last=False, **common
@@ -170,7 +170,7 @@ def resume_info(run_dir: str, ckpt_path: str | None) -> dict[str, Any]:
     the resolution of ``progress_every_n_steps``. It reads the previous attempt's record, so it
     may be called before or after ``trainer.fit``.
     """
-    from receipt_lightning.training.checkpointing.files import checkpoint_step
+    from receipt_lightning.runs import checkpoint_step
     from receipt_lightning.training.checkpointing.progress import ATTEMPT_STARTED_UNIX, read_previous_progress
 
     progress = read_previous_progress(run_dir)

@@ -25,7 +25,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
 from typing_extensions import override
 
-from receipt_lightning.training.checkpointing.files import write_atomic
+from receipt_lightning.runs import write_atomic, write_bytes_atomic
 
 PROGRESS_FILE = "progress.json"
 PREVIOUS_FILE = "progress.previous.json"
@@ -86,7 +86,7 @@ class ProgressRecorder(Callback):
             "checkpoint_times": self._checkpoint_times,
         }
         data = json.dumps(payload, indent=1).encode()
-        write_atomic(path, lambda f: f.write(data))
+        write_bytes_atomic(path, data)
 
     @override
     def on_train_batch_end(

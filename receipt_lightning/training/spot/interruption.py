@@ -7,7 +7,7 @@ duck-typed plugins, so they work with any ``CheckpointIO`` and any ``Logger``.
 - ``drain_checkpoint_io``: the EFS plugin's ``drain()`` blocks until its asynchronous saves are
   fsynced and re-raises their errors; it may sit under a Lightning wrapper (``checkpoint_io``).
 - ``flush_loggers``: Lightning's ``save()`` plus ``flush()`` where a logger has one.
-- ``record_interruption``: ``record_status("INTERRUPTED", ...)`` and ``log_event("interrupted",
+- ``record_interruption``: ``record_status(RunStatus.INTERRUPTED, ...)`` and ``log_event("interrupted",
   ...)`` on loggers that have them (the DynamoDB logger).
 """
 
@@ -20,12 +20,11 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-CHECKPOINT_NAME = "step-{step:08d}.ckpt"  # docs/contracts.md: run dir checkpoints/
-STATUS_INTERRUPTED = "INTERRUPTED"
+from receipt_lightning.runs import RunStatus, checkpoint_name
 
 
 def checkpoint_path(dirpath: str | os.PathLike[str], global_step: int) -> str:
-    return os.path.join(os.fspath(dirpath), CHECKPOINT_NAME.format(step=global_step))
+    return os.path.join(os.fspath(dirpath), checkpoint_name(global_step))
 
 
 def save_step_checkpoint(trainer: pl.Trainer) -> tuple[str, bool]:
@@ -84,7 +83,7 @@ def record_interruption(loggers: Iterable[Any], info: dict[str, Any]) -> None:
         record_status = getattr(logger, "record_status", None)
         if callable(record_status):
             # record_status logs its own "interrupted" event with these details.
-            record_status(STATUS_INTERRUPTED, **detail)
+            record_status(RunStatus.INTERRUPTED, **detail)
             continue
         log_event = getattr(logger, "log_event", None)
         if callable(log_event):

@@ -34,7 +34,6 @@ METRIC_PREFIX = "m#"
 EVENT_PREFIX = "e#"
 HPARAMS_SK = "hparams"
 RUN_SK = "run"
-STATUSES: tuple[str, ...] = ("RUNNING", "COMPLETED", "FAILED", "INTERRUPTED")
 
 # DynamoDB's number range (magnitude); outside it the service rejects the whole batch.
 _DDB_MIN = 1e-130

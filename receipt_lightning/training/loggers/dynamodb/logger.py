@@ -29,6 +29,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only, rank_zero_warn
 from typing_extensions import override
 
 from receipt_lightning.errors import InputError, ReceiptLightningError
+from receipt_lightning.runs import RunStatus
 from receipt_lightning.training.loggers.dynamodb import items
 from receipt_lightning.training.loggers.dynamodb import run_record as run
 from receipt_lightning.training.loggers.dynamodb.writer import DynamoDBBatchWriter, default_client
@@ -191,14 +192,17 @@ class DynamoDBLogger(Logger):
         self.experiment.put(items.event_item(self._run_id, next(self._seq), level, kind, message, attrs))
 
     @rank_zero_only
-    def record_status(self, status: str, **detail: Any) -> None:
-        """Set the run's status (RUNNING, COMPLETED, FAILED, INTERRUPTED) and log it as an event.
-        A terminal status recorded here is kept by a later ``finalize``."""
-        status = str(status).upper()
-        if status not in items.STATUSES:
-            raise InputError(f"run status {status!r} is not one of {', '.join(items.STATUSES)}")
+    def record_status(self, status: RunStatus | str, **detail: Any) -> None:
+        """Set the run's status (a ``RunStatus``: RUNNING, COMPLETED, FAILED, INTERRUPTED, in any
+        case) and log it as an event. A terminal status recorded here is kept by a later
+        ``finalize``."""
+        try:
+            status = RunStatus(str(status).upper())
+        except ValueError:
+            choices = ", ".join(s.value for s in RunStatus)
+            raise InputError(f"run status {str(status)!r} is not one of {choices}") from None
         self.experiment  # noqa: B018 - opens the attempt first, so its RUNNING does not overwrite this
-        self._terminal_recorded = status != "RUNNING"
+        self._terminal_recorded = status != RunStatus.RUNNING
         self._set_status(status, detail)
 
     @rank_zero_only
@@ -215,8 +219,7 @@ class DynamoDBLogger(Logger):
         if self._experiment is None:
             return  # never used in this process (as CSVLogger)
         if not self._terminal_recorded:
-            ours = run.LIGHTNING_STATUS.get(status, "FAILED")
-            self._set_status(ours, {"lightning_status": status})
+            self._set_status(RunStatus.from_lightning(status), {"lightning_status": status})
         errors: list[ReceiptLightningError] = []
         for step in (
             lambda: self.flush(self._flush_timeout_s),
@@ -251,12 +254,12 @@ class DynamoDBLogger(Logger):
     def _open_attempt(self, previous: dict[str, Any] | None) -> None:
         self._metric_names = set((previous or {}).get("metric_names") or [])
         self._run = run.next_attempt(previous)
-        self._set_status("RUNNING", {}, event=False)
+        self._set_status(RunStatus.RUNNING, {}, event=False)
         kind, message, attrs = run.opening_event(self._run_id, previous, self._run["attempt"])
         self._event(kind, message, "INFO", attrs)
 
-    def _set_status(self, status: str, detail: Mapping[str, Any], event: bool = True) -> None:
-        self._run["status"] = status
+    def _set_status(self, status: RunStatus, detail: Mapping[str, Any], event: bool = True) -> None:
+        self._run["status"] = status.value  # stored as the plain string
         self._run["detail"] = items.to_plain(dict(detail))
         self._put_run()
         if event:
