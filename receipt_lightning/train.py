@@ -52,14 +52,6 @@ class Graph:
     resume_from: str | None
 
 
-def _logger_enabled(node: Any) -> bool:
-    """A logger entry is skipped when null, or when it is the DynamoDB logger with no table
-    configured (``logger=default`` then logs to CSV only, e.g. on a laptop)."""
-    if node is None:
-        return False
-    return not (str(node.get("_target_", "")).endswith("DynamoDBLogger") and node.get("table") is None)
-
-
 def build_graph(cfg: DictConfig) -> Graph:
     import lightning as L
     import torch
@@ -84,7 +76,9 @@ def build_graph(cfg: DictConfig) -> Graph:
     )
     spot = build_spot_callback(OmegaConf.to_container(cfg.spot, resolve=True))
     throughput = ThroughputCallback()
-    loggers = [instantiate(c) for c in (cfg.logger or {}).values() if _logger_enabled(c)]
+    # A logger node may build to None (logger.dynamodb without a metrics table): config decides.
+    built = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
+    loggers = [lg for lg in built if lg is not None]
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
     if not loggers:  # a learning-rate monitor has nothing to write to
         callbacks = [c for c in callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]

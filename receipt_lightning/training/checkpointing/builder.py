@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from receipt_lightning.errors import InputError
 from receipt_lightning.runs import CHECKPOINT_FILENAME_TEMPLATE
+from receipt_lightning.training.checkpointing.settings import CheckpointSettings
 
 if TYPE_CHECKING:
     from lightning.pytorch.callbacks import Callback
@@ -29,67 +30,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_DEFAULTS: dict[str, Any] = {
-    "every_n_train_steps": 100,
-    "every_n_minutes": 10.0,
-    "keep_last_k": 3,
-    "async_save": False,
-    "monitor": None,
-    "mode": "max",
-    "save_on_train_epoch_end": None,
-    "progress_every_n_steps": 10,
-}
+def _config(ckpt_cfg: CheckpointSettings | Mapping[str, Any]) -> dict[str, Any]:
+    """The ``checkpoint`` group as a dict, validated (keys, defaults, rules: ``CheckpointSettings``)."""
+    settings = ckpt_cfg if isinstance(ckpt_cfg, CheckpointSettings) else CheckpointSettings.from_mapping(ckpt_cfg)
+    settings.validate()
+    return asdict(settings)
 
 
-def _config(ckpt_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(ckpt_cfg) - set(_DEFAULTS))
-    if unknown:
-        raise InputError(
-            f"unknown key(s) {unknown}; expected some of {sorted(_DEFAULTS)}", source="checkpoint"
-        )
-    cfg = {**_DEFAULTS, **dict(ckpt_cfg)}
-
-    def check(key: str, ok: bool, expected: str) -> None:
-        if not ok:
-            raise InputError(f"{key} must be {expected}, got {cfg[key]!r}", source=f"checkpoint.{key}")
-
-    def is_int(v: Any) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    check(
-        "every_n_train_steps",
-        is_int(cfg["every_n_train_steps"]) and cfg["every_n_train_steps"] >= 0,
-        "an int >= 0",
-    )
-    minutes = cfg["every_n_minutes"]
-    check(
-        "every_n_minutes",
-        minutes is None or (is_int(minutes) or isinstance(minutes, float)) and minutes > 0,
-        "null or > 0",
-    )
-    check("keep_last_k", is_int(cfg["keep_last_k"]) and cfg["keep_last_k"] >= 1, "an int >= 1")
-    check("async_save", isinstance(cfg["async_save"], bool), "true or false")
-    check("monitor", cfg["monitor"] is None or isinstance(cfg["monitor"], str), "null or a metric name")
-    check("mode", cfg["mode"] in ("min", "max"), "'min' or 'max'")
-    check(
-        "save_on_train_epoch_end",
-        cfg["save_on_train_epoch_end"] in (None, True, False),
-        "null, true or false",
-    )
-    check(
-        "progress_every_n_steps",
-        is_int(cfg["progress_every_n_steps"]) and cfg["progress_every_n_steps"] >= 1,
-        "an int >= 1",
-    )
-    if cfg["every_n_train_steps"] == 0 and minutes is None:
-        raise InputError(
-            "every_n_train_steps is 0 and every_n_minutes is null: nothing would bound the work a kill loses",
-            source="checkpoint",
-        )
-    return cfg
-
-
-def build_checkpointing(ckpt_cfg: Mapping[str, Any], ckpt_dir: str) -> tuple[EFSCheckpointIO, list[Callback]]:
+def build_checkpointing(ckpt_cfg: CheckpointSettings | Mapping[str, Any], ckpt_dir: str) -> tuple[EFSCheckpointIO, list[Callback]]:
     """The IO plugin and the callbacks (RNG state, cadence checkpoint, best checkpoint when a
     monitor is set, progress recorder) for checkpoints in ``ckpt_dir`` (``<run_dir>/checkpoints``)."""
     from lightning.pytorch.callbacks import ModelCheckpoint

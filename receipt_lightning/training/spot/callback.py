@@ -37,13 +37,13 @@ from receipt_lightning.training.spot.interruption import (
     save_step_checkpoint,
 )
 from receipt_lightning.training.spot.poller import NoticePoller, utc_now_iso
-from receipt_lightning.training.spot.settings import parse_spot_config
+from receipt_lightning.training.spot.settings import SpotConfig, parse_spot_config
 from receipt_lightning.training.spot.sigterm import SigtermRelay
 
 log = logging.getLogger(__name__)
 
 
-def build_spot_callback(spot_cfg: Mapping[str, Any]) -> SpotInterruptionCallback:
+def build_spot_callback(spot_cfg: SpotConfig | Mapping[str, Any]) -> SpotInterruptionCallback:
     """The callback for the ``spot`` config group (see ``conf/spot/default.yaml``)."""
     s = parse_spot_config(spot_cfg)
     return SpotInterruptionCallback(
