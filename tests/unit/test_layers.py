@@ -80,7 +80,9 @@ def import_graph() -> dict[tuple[str, str], list[str]]:
 
 
 def test_every_part_has_a_layer():
-    parts = {p.stem for p in ROOT.glob("*.py")} | {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
+    parts = {p.stem for p in ROOT.glob("*.py")} | {
+        p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()
+    }
     parts.discard("__init__")
     assert parts <= set(RANK), f"parts with no layer in LAYERS: {sorted(parts - set(RANK))}"
 

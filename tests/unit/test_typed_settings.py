@@ -31,7 +31,12 @@ def test_checkpoint_types_are_checked_when_composed_and_ranges_when_built():
 def test_sqs_launcher_option_is_the_registered_dataclass():
     launcher = compose(["hydra/launcher=sqs"]).hydra.launcher
     assert launcher._target_ == "hydra_plugins.sqs_launcher.sqs_launcher.SQSLauncher"
-    assert (launcher.priority, launcher.metric, launcher.mode, launcher.stack) == ("normal", "val/f1", "max", None)
+    assert (launcher.priority, launcher.metric, launcher.mode, launcher.stack) == (
+        "normal",
+        "val/f1",
+        "max",
+        None,
+    )
     with pytest.raises(Exception, match="prority"):
         compose(["hydra/launcher=sqs", "hydra.launcher.prority=high"])
 
@@ -53,4 +58,8 @@ def test_dynamodb_logger_only_with_a_metrics_table():
     assert type(logger).__name__ == "DynamoDBLogger"
     # An empty name is a mistake, not "no table" (Hydra wraps the InputError).
     with pytest.raises(Exception, match="metrics table name is empty"):
-        instantiate(compose(["logger=dynamodb", "aws.metrics_table=''", "run_id=r1"], hydra_config=False).logger.dynamodb)
+        instantiate(
+            compose(
+                ["logger=dynamodb", "aws.metrics_table=''", "run_id=r1"], hydra_config=False
+            ).logger.dynamodb
+        )

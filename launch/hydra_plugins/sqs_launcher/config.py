@@ -36,4 +36,6 @@ class SQSLauncherConf:
 
 # Hydra imports this module when it scans the hydra_plugins namespace at start-up, so the option
 # exists for every entry point; overrides are type-checked against the dataclass when composed.
-ConfigStore.instance().store(group="hydra/launcher", name="sqs", node=SQSLauncherConf, provider="sqs_launcher")
+ConfigStore.instance().store(
+    group="hydra/launcher", name="sqs", node=SQSLauncherConf, provider="sqs_launcher"
+)

@@ -47,7 +47,9 @@ class CheckpointSettings:
         known = [f.name for f in fields(cls)]
         unknown = sorted(set(cfg) - set(known))
         if unknown:
-            raise InputError(f"unknown key(s) {unknown}; expected some of {sorted(known)}", source="checkpoint")
+            raise InputError(
+                f"unknown key(s) {unknown}; expected some of {sorted(known)}", source="checkpoint"
+            )
         settings = cls(**dict(cfg))
         settings.validate()
         return settings
@@ -63,7 +65,11 @@ class CheckpointSettings:
             return isinstance(v, int) and not isinstance(v, bool)
 
         minutes = self.every_n_minutes
-        check("every_n_train_steps", is_int(self.every_n_train_steps) and self.every_n_train_steps >= 0, "an int >= 0")
+        check(
+            "every_n_train_steps",
+            is_int(self.every_n_train_steps) and self.every_n_train_steps >= 0,
+            "an int >= 0",
+        )
         check(
             "every_n_minutes",
             minutes is None or (is_int(minutes) or isinstance(minutes, float)) and minutes > 0,
@@ -73,7 +79,11 @@ class CheckpointSettings:
         check("async_save", isinstance(self.async_save, bool), "true or false")
         check("monitor", self.monitor is None or isinstance(self.monitor, str), "null or a metric name")
         check("mode", self.mode in ("min", "max"), "'min' or 'max'")
-        check("save_on_train_epoch_end", self.save_on_train_epoch_end in (None, True, False), "null, true or false")
+        check(
+            "save_on_train_epoch_end",
+            self.save_on_train_epoch_end in (None, True, False),
+            "null, true or false",
+        )
         check(
             "progress_every_n_steps",
             is_int(self.progress_every_n_steps) and self.progress_every_n_steps >= 1,

@@ -20,6 +20,7 @@ from receipt_lightning.errors import InputError
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class SpotConfig:
     # auto: poll the instance metadata service only where the local DMI files say "EC2" (never
@@ -48,7 +49,9 @@ class SpotSettings:
     handle_sigterm: bool
 
 
-def parse_spot_config(cfg: SpotConfig | Mapping[str, Any], on_ec2: Callable[[], str | None] | None = None) -> SpotSettings:
+def parse_spot_config(
+    cfg: SpotConfig | Mapping[str, Any], on_ec2: Callable[[], str | None] | None = None
+) -> SpotSettings:
     """Validate ``cfg`` (the ``spot`` group) and decide whether to poll; ``on_ec2`` returns the
     DMI evidence of EC2 or ``None`` (default: ``receipt_lightning.aws.ec2_detect.ec2_evidence``)."""
     if isinstance(cfg, SpotConfig):
