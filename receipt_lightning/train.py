@@ -50,6 +50,7 @@ class Graph:
     spot: Any
     throughput: Any
     resume_from: str | None
+    attempt: Any  # training.checkpointing.progress.Attempt: names this attempt's progress records
 
 
 def build_graph(cfg: DictConfig) -> Graph:
@@ -60,6 +61,7 @@ def build_graph(cfg: DictConfig) -> Graph:
     from receipt_lightning.model.backbone import load_tokenizer
     from receipt_lightning.training.callbacks.throughput import ThroughputCallback
     from receipt_lightning.training.checkpointing.builder import build_checkpointing, find_resume_checkpoint
+    from receipt_lightning.training.checkpointing.progress import Attempt
     from receipt_lightning.training.precision import warn_if_bf16_is_emulated
     from receipt_lightning.training.spot.callback import build_spot_callback
 
@@ -71,8 +73,9 @@ def build_graph(cfg: DictConfig) -> Graph:
     datamodule.setup("fit")  # loads and tokenises once; also sizes the schedule below
     model = instantiate(cfg.model, label_list=datamodule.label_list, _convert_="all")
 
+    attempt = Attempt.start()  # once per attempt (a multirun job is one too)
     checkpoint_io, ckpt_callbacks = build_checkpointing(
-        OmegaConf.to_container(cfg.checkpoint, resolve=True), cfg.paths.checkpoint_dir
+        OmegaConf.to_container(cfg.checkpoint, resolve=True), cfg.paths.checkpoint_dir, attempt=attempt
     )
     spot = build_spot_callback(OmegaConf.to_container(cfg.spot, resolve=True))
     throughput = ThroughputCallback()
@@ -100,7 +103,7 @@ def build_graph(cfg: DictConfig) -> Graph:
     resume_from = (
         None if cfg.trainer.get("fast_dev_run") else find_resume_checkpoint(cfg.paths.checkpoint_dir)
     )
-    return Graph(datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from)
+    return Graph(datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from, attempt)
 
 
 def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
@@ -146,7 +149,7 @@ def summarize(cfg: DictConfig, graph: Graph, status: RunStatus, started: float, 
         **extra,
     }
     if graph.resume_from:
-        summary["resume"] = resume_info(cfg.paths.run_dir, graph.resume_from)
+        summary["resume"] = resume_info(cfg.paths.run_dir, graph.resume_from, graph.attempt)
     if getattr(graph.spot, "interruption", None):
         summary["interruption"] = graph.spot.interruption
     write_json_atomic(Path(cfg.paths.run_dir) / SUMMARY_FILE, summary)

@@ -3,10 +3,11 @@ config, discovery of the checkpoint to resume from, and the work a resume lost.
 
 ``train.py`` does::
 
-    io, callbacks = build_checkpointing(cfg.checkpoint, ckpt_dir)
+    attempt = Attempt.start()  # once per attempt: names its progress records
+    io, callbacks = build_checkpointing(cfg.checkpoint, ckpt_dir, attempt=attempt)
     ckpt_path = find_resume_checkpoint(ckpt_dir)
     trainer = Trainer(plugins=[io], callbacks=[*callbacks, ...], ...)
-    summary["resume"] = resume_info(run_dir, ckpt_path)
+    summary["resume"] = resume_info(run_dir, ckpt_path, attempt)
     trainer.fit(model, datamodule, ckpt_path=ckpt_path)
 
 Every checkpoint is ``<ckpt_dir>/step-<global_step:08d>.ckpt`` with a ``.sha256`` sidecar.
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from lightning.pytorch.callbacks import Callback
 
     from receipt_lightning.training.checkpointing.efs_checkpoint_io import EFSCheckpointIO
+    from receipt_lightning.training.checkpointing.progress import Attempt
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +39,12 @@ def _config(ckpt_cfg: CheckpointSettings | Mapping[str, Any]) -> dict[str, Any]:
     return asdict(settings)
 
 
-def build_checkpointing(ckpt_cfg: CheckpointSettings | Mapping[str, Any], ckpt_dir: str) -> tuple[EFSCheckpointIO, list[Callback]]:
+def build_checkpointing(
+    ckpt_cfg: CheckpointSettings | Mapping[str, Any], ckpt_dir: str, *, attempt: Attempt
+) -> tuple[EFSCheckpointIO, list[Callback]]:
     """The IO plugin and the callbacks (RNG state, cadence checkpoint, best checkpoint when a
-    monitor is set, progress recorder) for checkpoints in ``ckpt_dir`` (``<run_dir>/checkpoints``)."""
+    monitor is set, progress recorder) for checkpoints in ``ckpt_dir`` (``<run_dir>/checkpoints``).
+    The progress recorder records ``attempt``: give the same one to ``resume_info``."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from receipt_lightning.training.checkpointing.cadence import CadenceCheckpoint
@@ -78,7 +83,9 @@ def build_checkpointing(ckpt_cfg: CheckpointSettings | Mapping[str, Any], ckpt_d
         protected=(lambda: [best.best_model_path]) if best is not None else None,
     )
     callbacks.append(
-        ProgressRecorder(os.path.dirname(os.path.abspath(ckpt_dir)), cfg["progress_every_n_steps"])
+        ProgressRecorder(
+            os.path.dirname(os.path.abspath(ckpt_dir)), cfg["progress_every_n_steps"], attempt=attempt
+        )
     )
     return io, callbacks
 
@@ -108,20 +115,20 @@ def find_resume_checkpoint(ckpt_dir: str) -> str | None:
     return None
 
 
-def resume_info(run_dir: str, ckpt_path: str | None) -> dict[str, Any]:
+def resume_info(run_dir: str, ckpt_path: str | None, attempt: Attempt) -> dict[str, Any]:
     """What resuming from ``ckpt_path`` costs, for ``summary.json`` and the run's records.
 
     ``steps_lost``: optimizer steps the previous attempt had done past the checkpoint (they are
     recomputed); ``seconds_lost``: wall seconds of that work (last recorded progress minus the
     time the checkpoint's state was taken, else its file's modification time); ``downtime_s``:
-    from that last progress to the start of this attempt. Steps and seconds are lower bounds at
-    the resolution of ``progress_every_n_steps``. It reads the previous attempt's record, so it
-    may be called before or after ``trainer.fit``.
+    from that last progress to the start of ``attempt`` (this one). Steps and seconds are lower
+    bounds at the resolution of ``progress_every_n_steps``. It reads the previous attempt's
+    record, so it may be called before or after ``trainer.fit``.
     """
     from receipt_lightning.runs import checkpoint_step
-    from receipt_lightning.training.checkpointing.progress import ATTEMPT_STARTED_UNIX, read_previous_progress
+    from receipt_lightning.training.checkpointing.progress import read_previous_progress
 
-    progress = read_previous_progress(run_dir)
+    progress = read_previous_progress(run_dir, attempt)
     info: dict[str, Any] = {
         "resumed": ckpt_path is not None,
         "checkpoint": os.path.basename(ckpt_path) if ckpt_path else None,
@@ -133,7 +140,7 @@ def resume_info(run_dir: str, ckpt_path: str | None) -> dict[str, Any]:
     }
     if progress is None:
         return info
-    info["downtime_s"] = round(max(0.0, ATTEMPT_STARTED_UNIX - float(progress["time_unix"])), 3)
+    info["downtime_s"] = round(max(0.0, attempt.started_unix - float(progress["time_unix"])), 3)
     ckpt_step = info["checkpoint_step"] or 0
     info["steps_lost"] = max(0, int(progress["global_step"]) - ckpt_step)
     if ckpt_path is None:

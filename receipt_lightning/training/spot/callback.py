@@ -30,6 +30,7 @@ from typing_extensions import override
 
 from receipt_lightning.aws.imds import IMDSClient
 from receipt_lightning.errors import JobInterrupted
+from receipt_lightning.training.lightning_compat import clear_received_sigterm
 from receipt_lightning.training.spot.interruption import (
     drain_checkpoint_io,
     flush_loggers,
@@ -209,7 +210,7 @@ class SpotInterruptionCallback(Callback):
             # status 0) at the first batch end that is not a step boundary of ours.
             if self._pending is None:
                 self._pending = _notice("sigterm", None, utc_now_iso())
-            trainer._signal_connector.received_sigterm = False
+            clear_received_sigterm(trainer)
         self._relay.install()
 
     def _on_notice(self, notice: dict[str, Any]) -> None:

@@ -21,6 +21,11 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from receipt_lightning.runs import RunStatus, checkpoint_name
+from receipt_lightning.training.lightning_compat import (
+    last_saved_path,
+    last_saved_step,
+    save_through_model_checkpoint,
+)
 
 
 def checkpoint_path(dirpath: str | os.PathLike[str], global_step: int) -> str:
@@ -33,18 +38,16 @@ def save_step_checkpoint(trainer: pl.Trainer) -> tuple[str, bool]:
     step = trainer.global_step
     mc = trainer.checkpoint_callback
     mc = mc if isinstance(mc, ModelCheckpoint) else None
-    if mc is not None and mc._last_global_step_saved == step and mc._last_checkpoint_saved:
-        return str(mc._last_checkpoint_saved), False  # ModelCheckpoint saved this very step
+    if mc is not None and last_saved_step(mc) == step and last_saved_path(mc):
+        return last_saved_path(mc), False  # ModelCheckpoint saved this very step
     dirpath = (
         mc.dirpath if mc is not None and mc.dirpath else os.path.join(trainer.default_root_dir, "checkpoints")
     )
     path = checkpoint_path(dirpath, step)
     if mc is not None and not mc.save_weights_only:
-        # What ModelCheckpoint.on_exception does: its own save keeps its bookkeeping right
-        # (_last_global_step_saved, last_model_path, the loggers' after_save_checkpoint).
+        # ModelCheckpoint's own save keeps its bookkeeping right (see the compat function).
         # With save_last=True that is a second full file; save_last="link" costs a symlink.
-        mc._save_checkpoint(trainer, path)
-        mc._save_last_checkpoint(trainer, mc._monitor_candidates(trainer))
+        save_through_model_checkpoint(mc, trainer, path)
     else:
         trainer.save_checkpoint(path, weights_only=False)  # resumable even if mc saves weights only
     return path, True

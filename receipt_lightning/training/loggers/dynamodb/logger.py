@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lightning.fabric.loggers.logger import rank_zero_experiment
-from lightning.fabric.utilities.logger import _add_prefix, _convert_params
 from lightning.pytorch.callbacks.model_checkpoint import ModelCheckpoint
 from lightning.pytorch.loggers.logger import Logger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only, rank_zero_warn
@@ -30,6 +29,12 @@ from typing_extensions import override
 
 from receipt_lightning.errors import InputError, ReceiptLightningError
 from receipt_lightning.runs import RunStatus
+from receipt_lightning.training.lightning_compat import (
+    add_prefix,
+    convert_params,
+    last_saved_path,
+    last_saved_step,
+)
 from receipt_lightning.training.loggers.dynamodb import items
 from receipt_lightning.training.loggers.dynamodb import run_record as run
 from receipt_lightning.training.loggers.dynamodb.writer import DynamoDBBatchWriter, default_client
@@ -119,7 +124,7 @@ class DynamoDBLogger(Logger):
     @override
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace | None, *args: Any, **kwargs: Any) -> None:
-        plain = items.to_plain(_convert_params(params))
+        plain = items.to_plain(convert_params(params))
         self._hparams.update(plain if isinstance(plain, dict) else {"params": plain})
         text = json.dumps(self._hparams, default=str)
         stored: Any = self._hparams
@@ -139,7 +144,7 @@ class DynamoDBLogger(Logger):
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         writer = self.experiment
         epoch = metrics.get("epoch")
-        metrics = _add_prefix(
+        metrics = add_prefix(
             {k: v for k, v in metrics.items() if k != "epoch"}, self._prefix, self.LOGGER_JOIN_CHAR
         )
         if step is None:
@@ -173,10 +178,8 @@ class DynamoDBLogger(Logger):
     @override
     @rank_zero_only
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
-        step = getattr(checkpoint_callback, "_last_global_step_saved", None)
-        path = (
-            getattr(checkpoint_callback, "_last_checkpoint_saved", "") or checkpoint_callback.last_model_path
-        )
+        step = last_saved_step(checkpoint_callback)
+        path = last_saved_path(checkpoint_callback) or checkpoint_callback.last_model_path
         self._run["last_checkpoint_step"] = step
         self._run["last_checkpoint_path"] = str(path)
         self.log_event("checkpoint", f"checkpoint saved at step {step}", step=step, path=str(path))
