@@ -56,10 +56,11 @@ def run(args: argparse.Namespace) -> int:
     receipts = load_receipts(args.input, fields)
     wanted = _ids(args.ids)
     if args.split:
+        from receipt_lightning.data.sources import detect_source
         from receipt_lightning.data.sroie import list_sroie_ids, sroie_fold
         from receipt_lightning.errors import InputError
 
-        if not (Path(args.input) / "box").is_dir():
+        if detect_source(args.input) != "sroie":
             raise InputError("--split needs a SROIE directory (with box/)", source=args.input)
         ids = list_sroie_ids(args.input)
         fold = args.fold if args.split == "dev" else False
