@@ -121,7 +121,9 @@ def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
     return str(path)
 
 
-def summarize(cfg: DictConfig, graph: Graph, status: RunStatus, started: float, **extra: Any) -> dict[str, Any]:
+def summarize(
+    cfg: DictConfig, graph: Graph, status: RunStatus, started: float, **extra: Any
+) -> dict[str, Any]:
     from receipt_lightning.training.checkpointing.builder import find_resume_checkpoint, resume_info
 
     trainer = graph.trainer

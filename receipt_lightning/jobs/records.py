@@ -12,7 +12,8 @@ from receipt_lightning.runs import TERMINAL_JOB_STATUSES, JobStatus
 
 # Short names for the job statuses (defined once, in receipt_lightning.runs.JobStatus).
 QUEUED, RUNNING, INTERRUPTED = JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.INTERRUPTED
-RETRYING, COMPLETED, FAILED, REJECTED = JobStatus.RETRYING, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.REJECTED
+RETRYING, COMPLETED = JobStatus.RETRYING, JobStatus.COMPLETED
+FAILED, REJECTED = JobStatus.FAILED, JobStatus.REJECTED
 TERMINAL = TERMINAL_JOB_STATUSES
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
 
