@@ -24,6 +24,7 @@ import time  # noqa: E402
 
 import torch  # noqa: E402
 
+from receipt_lightning.runs import checkpoint_name  # noqa: E402
 from receipt_lightning.training.checkpointing.efs_checkpoint_io import EFSCheckpointIO  # noqa: E402
 
 MIB = 1 << 20
@@ -95,7 +96,7 @@ def measure(name: str, workdir: str, reps: int, steps: int) -> dict:
     ckpt_dir = os.path.join(workdir, name)
     sync_io, async_io = EFSCheckpointIO(keep_last_k=2), EFSCheckpointIO(keep_last_k=2, async_save=True)
     counter = iter(range(1, 10**6))
-    path = lambda: os.path.join(ckpt_dir, f"step-{next(counter):08d}.ckpt")  # noqa: E731
+    path = lambda: os.path.join(ckpt_dir, checkpoint_name(next(counter)))  # noqa: E731
 
     save_s = timed(lambda: sync_io.save_checkpoint(checkpoint_of(model, opt, 0), path()), reps)
     latest = sorted(p for p in os.listdir(ckpt_dir) if p.endswith(".ckpt"))[-1]

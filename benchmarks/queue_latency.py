@@ -118,7 +118,7 @@ def bench_latency(
 
 
 def bench_throughput(root: Path, env: dict[str, str], n_jobs: int, n_workers: int, poll_wait: int) -> float:
-    from receipt_lightning.jobs.records import JobStore
+    from receipt_lightning.jobs.records import COMPLETED, JobStore
     from receipt_lightning.jobs.submit import submit_overrides
 
     prefix = f"tp{n_workers}"
@@ -136,7 +136,7 @@ def bench_throughput(root: Path, env: dict[str, str], n_jobs: int, n_workers: in
             done = [
                 r
                 for r in store.scan(limit=10_000)
-                if r["job_id"].startswith(prefix) and r.get("status") == "COMPLETED"
+                if r["job_id"].startswith(prefix) and r.get("status") == COMPLETED
             ]
             if len(done) == n_jobs:
                 break

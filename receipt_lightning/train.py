@@ -29,6 +29,8 @@ from receipt_lightning.errors import (
 )
 from receipt_lightning.runs import (
     SUMMARY_FILE,
+    RunStatus,
+    checkpoint_name,
     new_run_id,
     plain_metrics,
     read_summary,
@@ -48,14 +50,7 @@ class Graph:
     spot: Any
     throughput: Any
     resume_from: str | None
-
-
-def _logger_enabled(node: Any) -> bool:
-    """A logger entry is skipped when null, or when it is the DynamoDB logger with no table
-    configured (``logger=default`` then logs to CSV only, e.g. on a laptop)."""
-    if node is None:
-        return False
-    return not (str(node.get("_target_", "")).endswith("DynamoDBLogger") and node.get("table") is None)
+    attempt: Any  # training.checkpointing.progress.Attempt: names this attempt's progress records
 
 
 def build_graph(cfg: DictConfig) -> Graph:
@@ -66,6 +61,7 @@ def build_graph(cfg: DictConfig) -> Graph:
     from receipt_lightning.model.backbone import load_tokenizer
     from receipt_lightning.training.callbacks.throughput import ThroughputCallback
     from receipt_lightning.training.checkpointing.builder import build_checkpointing, find_resume_checkpoint
+    from receipt_lightning.training.checkpointing.progress import Attempt
     from receipt_lightning.training.precision import warn_if_bf16_is_emulated
     from receipt_lightning.training.spot.callback import build_spot_callback
 
@@ -77,12 +73,15 @@ def build_graph(cfg: DictConfig) -> Graph:
     datamodule.setup("fit")  # loads and tokenises once; also sizes the schedule below
     model = instantiate(cfg.model, label_list=datamodule.label_list, _convert_="all")
 
+    attempt = Attempt.start()  # once per attempt (a multirun job is one too)
     checkpoint_io, ckpt_callbacks = build_checkpointing(
-        OmegaConf.to_container(cfg.checkpoint, resolve=True), cfg.paths.checkpoint_dir
+        OmegaConf.to_container(cfg.checkpoint, resolve=True), cfg.paths.checkpoint_dir, attempt=attempt
     )
     spot = build_spot_callback(OmegaConf.to_container(cfg.spot, resolve=True))
     throughput = ThroughputCallback()
-    loggers = [instantiate(c) for c in (cfg.logger or {}).values() if _logger_enabled(c)]
+    # A logger node may build to None (logger.dynamodb without a metrics table): config decides.
+    built = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
+    loggers = [lg for lg in built if lg is not None]
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
     if not loggers:  # a learning-rate monitor has nothing to write to
         callbacks = [c for c in callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]
@@ -104,18 +103,16 @@ def build_graph(cfg: DictConfig) -> Graph:
     resume_from = (
         None if cfg.trainer.get("fast_dev_run") else find_resume_checkpoint(cfg.paths.checkpoint_dir)
     )
-    return Graph(datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from)
+    return Graph(datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from, attempt)
 
 
 def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
     """A checkpoint of the finished run (unless the cadence just wrote this step), so predict
     gets the final weights and starting the run again resumes into "already done"."""
-    from receipt_lightning.training.checkpointing.builder import FILENAME
-
     trainer = graph.trainer
     if cfg.trainer.get("fast_dev_run"):
         return None
-    path = Path(cfg.paths.checkpoint_dir) / (FILENAME.format(step=trainer.global_step) + ".ckpt")
+    path = Path(cfg.paths.checkpoint_dir) / checkpoint_name(trainer.global_step)
     if not path.exists():
         trainer.save_checkpoint(str(path))
     drain = getattr(graph.checkpoint_io, "drain", None)
@@ -124,7 +121,9 @@ def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
     return str(path)
 
 
-def summarize(cfg: DictConfig, graph: Graph, status: str, started: float, **extra: Any) -> dict[str, Any]:
+def summarize(
+    cfg: DictConfig, graph: Graph, status: RunStatus, started: float, **extra: Any
+) -> dict[str, Any]:
     from receipt_lightning.training.checkpointing.builder import find_resume_checkpoint, resume_info
 
     trainer = graph.trainer
@@ -152,7 +151,7 @@ def summarize(cfg: DictConfig, graph: Graph, status: str, started: float, **extr
         **extra,
     }
     if graph.resume_from:
-        summary["resume"] = resume_info(cfg.paths.run_dir, graph.resume_from)
+        summary["resume"] = resume_info(cfg.paths.run_dir, graph.resume_from, graph.attempt)
     if getattr(graph.spot, "interruption", None):
         summary["interruption"] = graph.spot.interruption
     write_json_atomic(Path(cfg.paths.run_dir) / SUMMARY_FILE, summary)
@@ -186,25 +185,25 @@ def run(cfg: DictConfig) -> int:
         log.warning(
             "interrupted (%s): checkpoint durable, exiting %d to be resumed", stop.reason, EXIT_INTERRUPTED
         )
-        summarize(cfg, graph, "INTERRUPTED", started)
+        summarize(cfg, graph, RunStatus.INTERRUPTED, started)
         return EXIT_INTERRUPTED
     except SIGTERMException:
         # Lightning's own SIGTERM path (spot.handle_sigterm=false): no checkpoint was taken at
         # the signal, but the job is still resumable from its last one, never "completed".
         log.warning("SIGTERM: exiting %d to be resumed from the last checkpoint", EXIT_INTERRUPTED)
-        summarize(cfg, graph, "INTERRUPTED", started, reason="SIGTERM (Lightning)")
+        summarize(cfg, graph, RunStatus.INTERRUPTED, started, reason="SIGTERM (Lightning)")
         return EXIT_INTERRUPTED
     except FatalError as err:
         log.error("%s", err)
-        summarize(cfg, graph, "FAILED", started, error=str(err))
+        summarize(cfg, graph, RunStatus.FAILED, started, error=str(err))
         return EXIT_FATAL
     except Exception as err:
         # Any other failure: the traceback goes to the log (the worker records its tail) and
         # summary.json says FAILED, so the run's record is never left at RUNNING.
         log.exception("training failed")
-        summarize(cfg, graph, "FAILED", started, error=f"{type(err).__name__}: {err}")
+        summarize(cfg, graph, RunStatus.FAILED, started, error=f"{type(err).__name__}: {err}")
         return EXIT_FAILED
-    summary = summarize(cfg, graph, "COMPLETED", started, **extra)
+    summary = summarize(cfg, graph, RunStatus.COMPLETED, started, **extra)
     log.info(
         "done: step %d, val/f1 %s, weights %s",
         summary["global_step"], summary["metrics"].get("val/f1"), summary["weights_sha256"][:12],

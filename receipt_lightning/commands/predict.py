@@ -113,10 +113,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("several --input paths are for images; give one SROIE directory or JSONL file")
     wanted = _ids(args.ids)
     if args.split:
+        from receipt_lightning.data.sources import detect_source
         from receipt_lightning.data.sroie import list_sroie_ids, sroie_fold
         from receipt_lightning.errors import InputError
 
-        if images is not None or not (Path(args.input[0]) / "box").is_dir():
+        if images is not None or detect_source(args.input[0]) != "sroie":
             raise InputError("--split needs a SROIE directory (with box/)", source=" ".join(args.input))
         ids = list_sroie_ids(args.input[0])
         fold = args.fold if args.split == "dev" else False

@@ -12,23 +12,36 @@ from receipt_lightning.receipt import Receipt
 SOURCES = ("synthetic", "sroie", "jsonl", "images")
 
 
-def detect_source(root: str | Path) -> str:
-    """What format a dataset directory holds: SROIE (box/ + key/) or JSONL files."""
+def detect_source(root: str | Path, splits: Sequence[str] = ()) -> str:
+    """The format of a dataset: "sroie" (a folder with ``box/``) or "jsonl" (a ``.jsonl`` file, or
+    a folder with ``*.jsonl`` files). The one rule for every caller: ``predict`` (reads what is
+    there) and the job worker's admission (``splits=("train", "val")``: training needs, for
+    SROIE, ``key/`` beside ``box/`` for labels, and for a JSONL folder each split's file, e.g.
+    ``train.jsonl`` and ``val.jsonl``). ``InputError`` naming the path says what is missing."""
     root = Path(root)
     if (root / "box").is_dir():
+        if splits and not (root / "key").is_dir():
+            raise InputError("SROIE dataset has box/ but no key/ (labels, needed to train)", source=str(root))
         return "sroie"
-    if root.is_file() and root.suffix == ".jsonl" or any(root.glob("*.jsonl")):
+    if root.is_file() and root.suffix == ".jsonl":
+        return "jsonl"
+    if root.is_dir() and any(root.glob("*.jsonl")):
+        for split in splits:
+            _jsonl_split_file(root, split)  # raises naming the file it looked for
         return "jsonl"
     raise InputError(
-        "not a dataset directory: expected box/ + key/ (SROIE) or *.jsonl files", source=str(root)
+        "not a dataset: expected a folder with box/ + key/ (SROIE), a .jsonl file or a folder of "
+        "*.jsonl files",
+        source=str(root),
     )
 
 
 def _jsonl_split_file(root: Path, split: str) -> Path:
-    for name in (f"{split}.jsonl", f"{'validation' if split == 'val' else split}.jsonl"):
+    names = [f"{split}.jsonl"] + (["validation.jsonl"] if split == "val" else [])
+    for name in names:
         if (root / name).is_file():
             return root / name
-    raise InputError(f"no {split}.jsonl in the dataset directory", source=str(root))
+    raise InputError(f"no {' or '.join(names)} in the dataset folder", source=str(root))
 
 
 def load_split(

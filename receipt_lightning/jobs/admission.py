@@ -9,20 +9,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from receipt_lightning.data.sources import detect_source
+from receipt_lightning.errors import InputError
 from receipt_lightning.jobs.messages import JobMessage, PoisonMessage
 from receipt_lightning.jobs.overrides import check_targets, compose, validate_overrides
 
 # Targets Hydra's own node may name (launchers, sweepers, job logging), never settable by a job.
 HYDRA_TARGET_PREFIXES: tuple[str, ...] = ("hydra.", "hydra_plugins.", "logging.")
+TRAINING_SPLITS = ("train", "val")  # what the datamodule loads (data.sources.load_split)
 
 
 def detect_format(path: Path) -> str:
-    """The data group option for a dataset directory: sroie (box/*.csv) or jsonl (train.jsonl)."""
-    if (path / "box").is_dir():
-        return "sroie"
-    if (path / "train.jsonl").is_file():
-        return "jsonl"
-    raise PoisonMessage(f"dataset directory {path} holds neither box/ (SROIE) nor train.jsonl (JSONL)")
+    """The data group option for a dataset folder, by ``data.sources.detect_source``'s rule (the
+    one ``predict`` uses) with what training reads: both splits, and labels. A dataset that
+    cannot be trained on is refused here, before any trainer starts."""
+    try:
+        return detect_source(path, splits=TRAINING_SPLITS)
+    except InputError as err:
+        raise PoisonMessage(str(err)) from None  # names the folder and what it lacks
 
 
 def dataset_overrides(msg: JobMessage, root: Path) -> list[str]:

@@ -10,7 +10,6 @@ dead-lettered after ``max_failures``. A lost lease -> the trainer is killed and 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import replace
 from typing import Any
@@ -22,10 +21,10 @@ from receipt_lightning.jobs.messages import JobMessage
 from receipt_lightning.jobs.queues import Received
 from receipt_lightning.jobs.records import COMPLETED, FAILED, INTERRUPTED, RETRYING
 from receipt_lightning.jobs.trainer_process import TrainerProcess
+from receipt_lightning.runs import checkpoint_step
 
 log = logging.getLogger(__name__)
 EXIT_FATAL_CODES = (EXIT_USAGE, 3)  # usage error, receipt_lightning.errors.EXIT_FATAL
-_CKPT_STEP = re.compile(r"step-(\d+)")
 
 
 def resume_step(summary: dict[str, Any]) -> int | None:
@@ -34,8 +33,8 @@ def resume_step(summary: dict[str, Any]) -> int | None:
     for key in ("global_step", "step", "checkpoint_step"):
         if isinstance(info.get(key), int):
             return info[key]
-    m = _CKPT_STEP.search(str(summary.get("resumed_from") or ""))
-    return int(m.group(1)) if m else None
+    resumed_from = summary.get("resumed_from")
+    return checkpoint_step(resumed_from) if isinstance(resumed_from, str) else None
 
 
 def steps_lost(previous: dict[str, Any], summary: dict[str, Any]) -> int | None:
@@ -128,12 +127,12 @@ class Attempt:
         if rc in EXIT_FATAL_CODES or failures >= self.opts.max_failures:
             why = "fatal error (not retried)" if rc in EXIT_FATAL_CODES else f"failed {failures} times"
             job_fields.update(dead_lettered=True, ended_at=time.time())
-            if self.lease.release(FAILED, "FAILED", job_fields, fields):
+            if self.lease.release(FAILED, FAILED, job_fields, fields):
                 queues.dead_letter(self.w.opts.dlq_url, self.m, f"{why}: {error}", self.msg.job_id)
             return FAILED
         delay = self.opts.backoff_s(failures)
         job_fields["retry_at"] = time.time() + delay
-        if self.lease.release(RETRYING, "FAILED", job_fields, fields):
+        if self.lease.release(RETRYING, FAILED, job_fields, fields):
             queues.settle("hide", self.m, delay)
         return RETRYING
 

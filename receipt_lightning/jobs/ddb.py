@@ -1,32 +1,12 @@
-"""Plain Python values <-> DynamoDB attribute values (floats travel as Decimal)."""
+"""Plain Python values <-> DynamoDB attribute values for the jobs, sweeps and workers tables;
+the value rule (numbers, NaN, ranges) is ``receipt_lightning.aws.ddb_values``, shared with the
+metrics table."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-
-def _to_ddb(value: Any) -> Any:
-    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
-        return value
-    if isinstance(value, float):
-        # repr round-trips the float exactly; Decimal(float) would carry binary noise.
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {str(k): _to_ddb(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_ddb(v) for v in value]
-    return str(value)
-
-
-def _from_ddb(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
-    if isinstance(value, dict):
-        return {k: _from_ddb(v) for k, v in value.items()}
-    if isinstance(value, (list, set)):
-        return [_from_ddb(v) for v in value]
-    return value
+from receipt_lightning.aws.ddb_values import from_dynamo, to_dynamo
 
 
 def serialize(values: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +14,7 @@ def serialize(values: dict[str, Any]) -> dict[str, Any]:
     from boto3.dynamodb.types import TypeSerializer
 
     ser = TypeSerializer()
-    return {k: ser.serialize(_to_ddb(v)) for k, v in values.items()}
+    return {k: ser.serialize(to_dynamo(v)) for k, v in values.items()}
 
 
 def deserialize(item: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -43,7 +23,7 @@ def deserialize(item: dict[str, Any] | None) -> dict[str, Any] | None:
     from boto3.dynamodb.types import TypeDeserializer
 
     de = TypeDeserializer()
-    return {k: _from_ddb(de.deserialize(v)) for k, v in item.items()}
+    return {k: from_dynamo(de.deserialize(v)) for k, v in item.items()}
 
 
 def is_conditional_failure(err: Exception) -> bool:

@@ -8,12 +8,13 @@ from typing import Any
 
 from receipt_lightning.errors import FatalError
 from receipt_lightning.jobs.ddb import deserialize, is_conditional_failure, serialize
+from receipt_lightning.runs import TERMINAL_JOB_STATUSES, JobStatus
 
-# Job statuses. Terminal ones never change again.
-QUEUED, RUNNING, INTERRUPTED, RETRYING = "QUEUED", "RUNNING", "INTERRUPTED", "RETRYING"
-COMPLETED, FAILED, REJECTED = "COMPLETED", "FAILED", "REJECTED"
-TERMINAL: frozenset[str] = frozenset({COMPLETED, FAILED, REJECTED})
-ALL_STATUSES: tuple[str, ...] = (QUEUED, RUNNING, INTERRUPTED, RETRYING, COMPLETED, FAILED, REJECTED)
+# Short names for the job statuses (defined once, in receipt_lightning.runs.JobStatus).
+QUEUED, RUNNING, INTERRUPTED = JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.INTERRUPTED
+RETRYING, COMPLETED = JobStatus.RETRYING, JobStatus.COMPLETED
+FAILED, REJECTED = JobStatus.FAILED, JobStatus.REJECTED
+TERMINAL = TERMINAL_JOB_STATUSES
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
 
 

@@ -1,4 +1,5 @@
-"""The worker's own Spot watch: a thread polling IMDSv2 ``spot/instance-action``.
+"""The worker's own Spot watch: ``drain`` set by a Spot notice or by ``trigger`` (SIGTERM to the
+worker). The polling is the trainer's ``NoticePoller`` (one IMDS poller in the package).
 
 The trainer polls too (it is given the same ``spot.metadata_endpoint``) and checkpoints on its
 own; the worker's watch makes the worker stop taking jobs, tell the trainer (SIGTERM) in case it
@@ -9,8 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
+
+from receipt_lightning.aws.imds import IMDSClient
+from receipt_lightning.training.spot.poller import NoticePoller
 
 log = logging.getLogger(__name__)
+
+IMDS_TIMEOUT_S = 1.0  # per request: a poll never holds the watch for long
 
 
 class SpotWatch:
@@ -20,10 +27,9 @@ class SpotWatch:
         self.endpoint = endpoint  # None: no metadata polling (not on EC2, no stub)
         self.poll_s = poll_s  # seconds between polls; AWS suggests every 5 s
         self.drain = threading.Event()
-        self.notice: dict[str, str] | None = None
+        self.notice: dict[str, str] | None = None  # {"action", "time"}, as the registry stores it
         self.reason: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller: NoticePoller | None = None
 
     def trigger(self, reason: str, notice: dict[str, str] | None = None) -> None:
         if not self.drain.is_set():
@@ -33,31 +39,17 @@ class SpotWatch:
 
     def start(self) -> SpotWatch:
         if self.endpoint:
-            self._thread = threading.Thread(target=self._run, name="spot-watch", daemon=True)
-            self._thread.start()
+            # The worker was given this endpoint: keep polling if it does not answer at first.
+            client = IMDSClient(self.endpoint, timeout_s=IMDS_TIMEOUT_S)
+            self._poller = NoticePoller(client, self.poll_s, self._on_notice, give_up_if_unreachable=False)
+            self._poller.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._poller is not None:
+            self._poller.stop(join_timeout_s=5)
 
-    def _run(self) -> None:
-        from receipt_lightning.aws.imds import IMDSClient
-        from receipt_lightning.aws.imds_errors import MetadataGarbage, MetadataUnavailable
-
-        client = IMDSClient(self.endpoint or "", timeout_s=1.0)
-        while not self._stop.is_set() and not self.drain.is_set():
-            try:
-                notice = client.spot_instance_action()
-            except MetadataUnavailable as err:
-                # Not reachable now; a later poll may succeed (the service restarts with the host).
-                log.debug("spot watch: metadata unavailable: %s", err)
-                notice = None
-            except MetadataGarbage as err:
-                log.warning("spot watch: %s", err)
-                notice = None
-            if notice is not None:
-                self.trigger(f"Spot {notice['action']} notice for {notice['time']}", notice)
-                return
-            self._stop.wait(self.poll_s)
+    def _on_notice(self, notice: dict[str, Any]) -> None:
+        """The poller's notice (it polls no more after one) as the worker's drain."""
+        action, when = notice["action"], notice["notice_time"]
+        self.trigger(f"Spot {action} notice for {when}", {"action": action, "time": when})

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from receipt_lightning.errors import InputError
+from receipt_lightning.jobs.leases import LOST
+from receipt_lightning.runs import JobStatus
 
 PRICES_ENV = "RL_PRICES_FILE"
 PRICES_FILE = ("jobs", "prices.yaml")  # under the Hydra config folder
-WASTED_OUTCOMES = ("INTERRUPTED", "LOST")
+WASTED_OUTCOMES = (JobStatus.INTERRUPTED, LOST)  # attempt outcomes whose hours bought nothing
 
 
 def load_prices(path: str | Path | None = None) -> dict[str, dict[str, float]]:

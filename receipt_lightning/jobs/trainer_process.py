@@ -8,7 +8,6 @@ leaves an orphan trainer running past its lease. Output goes to
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import signal
@@ -19,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from receipt_lightning.runs import SUMMARY_FILE, read_summary
+
 TRAINER_CMD_ENV = "RL_TRAINER_CMD"
-SUMMARY_FILE = "summary.json"
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -111,10 +111,9 @@ class TrainerProcess:
         try:
             if path.stat().st_mtime < self.started_at - 1:
                 return None
-            data = json.loads(path.read_text())
+            return read_summary(self.run_dir)
         except (OSError, ValueError):
             return None  # no summary (killed, crashed early) or a torn file: nothing to report
-        return data if isinstance(data, dict) else None
 
     def log_tail(self, max_lines: int = 30, max_chars: int = 4000) -> str:
         """The end of the attempt's output (the traceback, when it failed)."""

@@ -22,7 +22,7 @@ from receipt_lightning.jobs.attempt import Attempt
 from receipt_lightning.jobs.identity import detect_holder
 from receipt_lightning.jobs.leases import JobLease, lease_is_live
 from receipt_lightning.jobs.messages import JobMessage, PoisonMessage, decode
-from receipt_lightning.jobs.records import TERMINAL, JobStore
+from receipt_lightning.jobs.records import REJECTED, TERMINAL, JobStore
 from receipt_lightning.jobs.registry import InstanceRegistry
 from receipt_lightning.jobs.spot_watch import SpotWatch
 from receipt_lightning.jobs.trainer_process import trainer_command
@@ -189,4 +189,4 @@ class Worker:
         if job_id:
             self.store.record_rejection(job_id, reason, mark_rejected=own)
         queues.dead_letter(self.opts.dlq_url, m, reason, job_id)
-        return "REJECTED"
+        return REJECTED

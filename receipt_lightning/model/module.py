@@ -159,7 +159,7 @@ class ReceiptTokenClassifier(L.LightningModule):
         for name, value in scores.items():
             self.log(f"val/{name}", value, prog_bar=name == "f1")
         collected, self._val_word_probs = self._val_word_probs, {}
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        dm = getattr(self.trainer, "datamodule", None)
         receipts = getattr(dm, "val_receipts", None)
         if self.trainer.sanity_checking or not receipts or not collected:
             return

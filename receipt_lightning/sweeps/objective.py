@@ -6,10 +6,10 @@ is exactly what the queue records as the job's ``final_metrics``.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
+
+from receipt_lightning.runs import read_summary
 
 DEFAULT_OBJECTIVE = "val/f1"
 
@@ -25,11 +25,13 @@ def objective_name(cfg: Any) -> str:
 def objective(cfg: Any) -> float | None:
     """The run's final ``objective_name(cfg)`` metric; None when the run left no summary or the
     metric is missing or not finite (Optuna then records the trial as failed)."""
-    path = Path(str(cfg.paths.run_dir)) / "summary.json"
     try:
-        metrics = json.loads(path.read_text()).get("metrics") or {}
+        summary = read_summary(str(cfg.paths.run_dir))
     except (OSError, ValueError):
-        return None  # the run died before writing its summary: no value to report
+        return None  # an unreadable summary (torn by a crash) gives no value to report
+    metrics = (summary or {}).get("metrics") or {}  # no summary: the run died before writing it
+    if not isinstance(metrics, dict):
+        return None
     value = metrics.get(objective_name(cfg))
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None

@@ -13,17 +13,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from receipt_lightning.runs import JobStatus
 from receipt_lightning.sweeps.ids import trial_params
 
 BUCKETS: tuple[str, ...] = ("queued", "running", "completed", "interrupted", "failed", "dead_lettered")
-_BUCKET_OF = {
-    "QUEUED": "queued",
-    "RETRYING": "queued",
-    "RUNNING": "running",
-    "COMPLETED": "completed",
-    "INTERRUPTED": "interrupted",
-    "FAILED": "failed",
-    "REJECTED": "dead_lettered",
+_BUCKET_OF: dict[str, str] = {  # JobStatus members hash and compare as their strings
+    JobStatus.QUEUED: "queued",
+    JobStatus.RETRYING: "queued",
+    JobStatus.RUNNING: "running",
+    JobStatus.COMPLETED: "completed",
+    JobStatus.INTERRUPTED: "interrupted",
+    JobStatus.FAILED: "failed",
+    JobStatus.REJECTED: "dead_lettered",
 }
 ENDED: frozenset[str] = frozenset({"completed", "failed", "dead_lettered"})
 

@@ -152,8 +152,6 @@ def test_chaos_fake_trainer(aws, tmp_path):
 
 @pytest.mark.slow
 def test_chaos_real_trainer(aws, tmp_path):
-    if not (REPO / "receipt_lightning" / "train.py").exists():
-        pytest.skip("receipt_lightning/train.py not written yet")
     trainer = [sys.executable, "-m", "receipt_lightning.train"]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     overrides = ["experiment=smoke", "data.n_train=48", "data.n_val=8", "data.batch_size=4", "trainer.max_epochs=2",

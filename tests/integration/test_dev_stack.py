@@ -132,29 +132,10 @@ def _read_exports(proc: subprocess.Popen, count: int) -> dict[str, str]:
     return env
 
 
-# Runs the command module the way cli.main does, for when other commands' modules are missing.
-_RUN_MODULE = (
-    "import argparse, sys; from receipt_lightning.commands import dev_stack as m; "
-    "p = argparse.ArgumentParser(); m.add_arguments(p); sys.exit(m.run(p.parse_args()))"
-)
-
-
-@pytest.mark.parametrize("launcher", ["cli", "module"])
-def test_cli_prints_exports_serves_and_stops_cleanly_on_sigint(tmp_path, launcher):
-    import importlib.util
+def test_cli_prints_exports_serves_and_stops_cleanly_on_sigint(tmp_path):
     import threading
 
-    from receipt_lightning.cli import COMMANDS
-
-    if launcher == "cli":
-        missing = [
-            m for m, _ in COMMANDS.values() if not importlib.util.find_spec(f"receipt_lightning.commands.{m}")
-        ]
-        if missing:
-            pytest.skip(f"receipt_lightning.cli cannot build its parser yet: missing commands {missing}")
-        argv = [sys.executable, "-m", "receipt_lightning.cli", "dev-stack"]
-    else:
-        argv = [sys.executable, "-c", _RUN_MODULE]
+    argv = [sys.executable, "-m", "receipt_lightning.cli", "dev-stack"]
     port = free_port()
     root = tmp_path / "shared root"  # a space: the exports must be shell-quoted
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RL_"))}

@@ -17,6 +17,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from receipt_lightning.aws.imds_stub import IMDSStub  # noqa: E402
 from receipt_lightning.errors import JobInterrupted  # noqa: E402
+from receipt_lightning.training.lightning_compat import last_saved_step  # noqa: E402
 from receipt_lightning.training.spot.callback import SpotInterruptionCallback  # noqa: E402
 from tests.support.spot_tiny import RecordingLogger, TinyModule, make_loader, make_trainer, wait_for
 
@@ -83,7 +84,7 @@ def test_notice_mid_epoch_saves_next_step_and_stops(stub, tmp_path):
     assert 0 <= info["seconds_seen_to_durable"] <= info["seconds_seen_to_status"]
     assert not cb.polling
     # ModelCheckpoint's bookkeeping knows this save: nobody saves this step a second time.
-    assert trainer.checkpoint_callback._last_global_step_saved == 6
+    assert last_saved_step(trainer.checkpoint_callback) == 6
     assert SpotInterruptionCallback()._save(trainer) == (str(ckpt), False)
 
 

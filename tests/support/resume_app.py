@@ -34,6 +34,7 @@ from receipt_lightning.training.checkpointing.builder import (  # noqa: E402
     find_resume_checkpoint,
     resume_info,
 )
+from receipt_lightning.training.checkpointing.progress import Attempt  # noqa: E402
 
 N_SAMPLES, BATCH, SEED = 44, 4, 1234  # 11 batches per epoch, the last one full
 
@@ -175,7 +176,8 @@ def main() -> int:
         "progress_every_n_steps": 1,
         "save_on_train_epoch_end": {"null": None, "true": True, "false": False}[args.best_on_epoch_end],
     }
-    io, callbacks = build_checkpointing(cfg, ckpt_dir)
+    attempt = Attempt.start()  # this process's attempt, as train.build_graph makes one
+    io, callbacks = build_checkpointing(cfg, ckpt_dir, attempt=attempt)
     if args.slow_save:
         write = io._write
         io._write = lambda state, path: (time.sleep(args.slow_save), write(state, path))[1]
@@ -196,7 +198,7 @@ def main() -> int:
         deterministic=True,
         num_sanity_val_steps=1,
     )
-    info = resume_info(args.run_dir, ckpt_path)
+    info = resume_info(args.run_dir, ckpt_path, attempt)
     trainer.fit(model, dm, ckpt_path=ckpt_path)
     result = {
         "resume_info": info,

@@ -38,7 +38,8 @@ from receipt_lightning.training.loggers.dynamodb.items import (
         (-math.inf, None, "-Infinity"),
         (1e-300, None, "1e-300"),  # below DynamoDB's 1e-130: the service would reject the batch
         (1e200, None, "1e+200"),
-        (10**40, None, str(10**40)),
+        (10**40, Decimal("1E+40"), None),  # 1 significant digit: DynamoDB keeps it exactly
+        (10**40 + 1, None, str(10**40 + 1)),  # 41 significant digits: more than DynamoDB keeps
     ],
 )
 def test_encode_number(value, number, text):

@@ -19,6 +19,7 @@ from lightning.fabric.utilities.data import AttributeDict
 from omegaconf import OmegaConf
 
 from receipt_lightning.errors import FatalError, InputError
+from receipt_lightning.runs import checkpoint_name as step_file_name
 from receipt_lightning.training.checkpointing.builder import (
     build_checkpointing,
     find_resume_checkpoint,
@@ -28,9 +29,9 @@ from receipt_lightning.training.checkpointing.efs_checkpoint_io import Checkpoin
 from receipt_lightning.training.checkpointing.files import (
     read_sidecar,
     save_verified,
-    step_file_name,
     write_sidecar,
 )
+from receipt_lightning.training.checkpointing.progress import Attempt
 
 
 def state(step: int, size: int = 64) -> dict:
@@ -253,7 +254,9 @@ def test_build_checkpointing_validates_config_and_cleans_temp_files(tmp_path):
     ckpt_dir = tmp_path / "checkpoints"
     ckpt_dir.mkdir()
     (ckpt_dir / ".tmp-step-00000003.ckpt.123.abcd").write_bytes(b"half")
-    io, callbacks = build_checkpointing({"keep_last_k": 2, "monitor": "val/f1"}, str(ckpt_dir))
+    io, callbacks = build_checkpointing(
+        {"keep_last_k": 2, "monitor": "val/f1"}, str(ckpt_dir), attempt=Attempt.start()
+    )
     assert os.listdir(ckpt_dir) == []
     assert io.keep_last_k == 2
     names = [type(c).__name__ for c in callbacks]
@@ -265,11 +268,13 @@ def test_build_checkpointing_validates_config_and_cleans_temp_files(tmp_path):
         "ProgressRecorder",
     ]
     with pytest.raises(InputError, match="every_n_steps"):
-        build_checkpointing({"every_n_steps": 5}, str(ckpt_dir))
+        build_checkpointing({"every_n_steps": 5}, str(ckpt_dir), attempt=Attempt.start())
     with pytest.raises(InputError, match="checkpoint.keep_last_k"):
-        build_checkpointing({"keep_last_k": 0}, str(ckpt_dir))
+        build_checkpointing({"keep_last_k": 0}, str(ckpt_dir), attempt=Attempt.start())
     with pytest.raises(InputError, match="nothing would bound"):
-        build_checkpointing({"every_n_train_steps": 0, "every_n_minutes": None}, str(ckpt_dir))
+        build_checkpointing(
+            {"every_n_train_steps": 0, "every_n_minutes": None}, str(ckpt_dir), attempt=Attempt.start()
+        )
 
 
 def test_resume_info_accounts_the_work_lost(tmp_path):
@@ -279,10 +284,12 @@ def test_resume_info_accounts_the_work_lost(tmp_path):
     saved = os.path.getmtime(path)
     progress = {"global_step": 130, "time_unix": saved + 42.0, "attempt_started_unix": saved - 500}
     (tmp_path / "progress.json").write_text(json.dumps(progress))
-    info = resume_info(str(tmp_path), path)
+    attempt = Attempt(id="new", started_unix=saved + 100.0)
+    info = resume_info(str(tmp_path), path, attempt)
     assert info["checkpoint_step"] == 100 and info["steps_lost"] == 30
     assert info["seconds_lost"] == pytest.approx(42.0, abs=0.01)
-    fresh = resume_info(str(tmp_path / "elsewhere"), None)
+    assert info["downtime_s"] == pytest.approx(58.0, abs=0.01)  # last progress to this attempt's start
+    fresh = resume_info(str(tmp_path / "elsewhere"), None, attempt)
     assert fresh["resumed"] is False and fresh["steps_lost"] is None
 
 
@@ -297,7 +304,9 @@ def _fit_boring(tmp_path, ckpt_cfg: dict, max_steps: int) -> list[str]:
     from lightning.pytorch.demos.boring_classes import BoringModel
 
     ckpt_dir = str(tmp_path / "checkpoints")
-    io, callbacks = build_checkpointing({"keep_last_k": 50, "monitor": None, **ckpt_cfg}, ckpt_dir)
+    io, callbacks = build_checkpointing(
+        {"keep_last_k": 50, "monitor": None, **ckpt_cfg}, ckpt_dir, attempt=Attempt.start()
+    )
     trainer = pl.Trainer(
         accelerator="cpu",
         max_steps=max_steps,
@@ -334,9 +343,12 @@ def test_resume_info_reads_the_previous_attempt_even_after_this_one_recorded(tmp
     path = save(EFSCheckpointIO(), tmp_path / "checkpoints", 10)
     previous = {"attempt_id": "old", "global_step": 14, "time_unix": os.path.getmtime(path) + 5.0}
     (tmp_path / "progress.json").write_text(json.dumps(previous))
-    recorder = ProgressRecorder(str(tmp_path), every_n_steps=1)
+    attempt = Attempt.start()
+    recorder = ProgressRecorder(str(tmp_path), every_n_steps=1, attempt=attempt)
     trainer = SimpleNamespace(is_global_zero=True, global_step=12, current_epoch=0)
     recorder.on_train_batch_end(trainer, None, None, None, 0)  # this attempt records its own progress
-    assert json.loads((tmp_path / "progress.json").read_text())["global_step"] == 12
-    info = resume_info(str(tmp_path), path)
+    recorded = json.loads((tmp_path / "progress.json").read_text())
+    assert recorded["global_step"] == 12 and recorded["attempt_id"] == attempt.id
+    assert recorded["attempt_started_unix"] == attempt.started_unix
+    info = resume_info(str(tmp_path), path, attempt)
     assert info["previous_progress_step"] == 14 and info["steps_lost"] == 4

@@ -231,10 +231,13 @@ def test_admission_resolves_datasets(tmp_path):
     from receipt_lightning.jobs.admission import admit
 
     (tmp_path / "datasets" / "mine" / "box").mkdir(parents=True)
+    with pytest.raises(PoisonMessage, match="no key/"):  # training needs the labels
+        admit(JobMessage(job_id="j", overrides=[], dataset="mine"), tmp_path, compose_check=False)
+    (tmp_path / "datasets" / "mine" / "key").mkdir()
     args = admit(JobMessage(job_id="j", overrides=[], dataset="mine"), tmp_path, compose_check=False)
     assert args[:2] == ["data=sroie", f"data.root={tmp_path}/datasets/mine"]
     with pytest.raises(PoisonMessage, match="not found"):
         admit(JobMessage(job_id="j", overrides=[], dataset="other"), tmp_path, compose_check=False)
     (tmp_path / "datasets" / "odd").mkdir()
-    with pytest.raises(PoisonMessage, match="neither"):
+    with pytest.raises(PoisonMessage, match="not a dataset"):
         admit(JobMessage(job_id="j", overrides=[], dataset="odd"), tmp_path, compose_check=False)

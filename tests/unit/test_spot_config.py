@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import asdict, fields
 
 import pytest
-import yaml
+from omegaconf import OmegaConf
 
 from receipt_lightning.aws.imds import DEFAULT_ENDPOINT
+from receipt_lightning.configs import compose
 from receipt_lightning.errors import InputError
 from receipt_lightning.training.spot.callback import SpotInterruptionCallback, build_spot_callback
-from receipt_lightning.training.spot.settings import DEFAULTS, parse_spot_config, resolve_endpoint
+from receipt_lightning.training.spot.settings import SpotConfig, parse_spot_config, resolve_endpoint
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "spot" / "default.yaml"
 STUB = "http://127.0.0.1:9"
 
 
@@ -24,12 +24,23 @@ def not_ec2():
     return None
 
 
-def test_yaml_defaults_match_the_code():
-    assert set(yaml.safe_load(CONF.read_text())) == set(DEFAULTS)
+def composed_spot(*overrides: str) -> dict:
+    return OmegaConf.to_container(compose(list(overrides), hydra_config=False).spot, resolve=True)
+
+
+def test_composed_group_is_the_dataclass():
+    # conf/spot/default.yaml extends the SpotConfig schema registered in Hydra's ConfigStore.
+    assert composed_spot() == asdict(SpotConfig())
+    assert [f.name for f in fields(SpotConfig)] == list(composed_spot())
+
+
+def test_composing_checks_types_against_the_dataclass():
+    with pytest.raises(Exception, match="poll_interval_s"):
+        composed_spot("spot.poll_interval_s=often")
 
 
 def test_default_off_ec2_does_not_poll_but_handles_sigterm():
-    cb = build_spot_callback(yaml.safe_load(CONF.read_text()))  # RL_DMI_DIR: not EC2 in tests
+    cb = build_spot_callback(composed_spot())  # RL_DMI_DIR: not EC2 in tests
     assert isinstance(cb, SpotInterruptionCallback)
     assert cb.endpoint is None and cb._relay is not None
 

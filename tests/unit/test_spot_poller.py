@@ -92,3 +92,42 @@ def test_thread_is_a_daemon(stub):
     poller.start()
     assert any(t.name == "spot-notice-poller" and t.daemon for t in threading.enumerate())
     poller.stop()
+
+
+def test_worker_setting_keeps_polling_an_unreachable_service(stub):
+    """``give_up_if_unreachable=False`` (the worker, given its endpoint): a service that does not
+    answer yet is polled again, and a notice once it answers is taken."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    notices = []
+    poller = make_poller(dead, notices, give_up_if_unreachable=False)
+    poller.start()
+    time.sleep(0.3)  # several refused polls
+    assert poller.running and poller.disabled_reason is None
+    poller.client = IMDSClient(stub.endpoint, timeout_s=0.3)  # the service comes up
+    stub.set_notice("stop", "2026-11-29T12:00:00Z")
+    assert wait_for(lambda: notices) and wait_for(lambda: not poller.running)
+    assert notices[0]["action"] == "stop"
+
+
+def test_worker_spot_watch_drains_through_the_one_poller(stub):
+    from receipt_lightning.jobs.spot_watch import SpotWatch
+
+    watch = SpotWatch(stub.endpoint, poll_s=0.05).start()
+    try:
+        assert wait_for(lambda: stub.count("GET", "/latest/meta-data/spot/instance-action") >= 1)
+        assert not watch.drain.is_set()
+        stub.set_notice("terminate", "2026-11-29T12:00:00Z")
+        assert wait_for(watch.drain.is_set)
+        # the registry's spot_notice keeps its shape; the reason names the notice
+        assert watch.notice == {"action": "terminate", "time": "2026-11-29T12:00:00Z"}
+        assert watch.reason == "Spot terminate notice for 2026-11-29T12:00:00Z"
+        watch.trigger("signal SIGTERM")  # a later trigger does not overwrite the first reason
+        assert watch.reason.startswith("Spot terminate")
+    finally:
+        watch.stop()
+    idle = SpotWatch(None).start()  # no endpoint: nothing polls, trigger still drains
+    idle.trigger("signal SIGTERM")
+    assert idle.drain.is_set() and idle.notice is None and idle.reason == "signal SIGTERM"
+    idle.stop()

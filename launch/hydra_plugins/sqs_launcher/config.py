@@ -1,5 +1,13 @@
-"""The SQS launcher's config schema, ``hydra/launcher=sqs_schema``; ``conf/hydra/launcher/sqs.yaml``
-(``hydra/launcher=sqs``) extends it with the same fields, commented."""
+"""The SQS launcher's config, ``hydra/launcher=sqs``: one commented dataclass registered in Hydra's
+ConfigStore (as Hydra's own launchers do), the only place its fields and defaults are written.
+
+Queue a multirun on the SQS job queue instead of training locally::
+
+    python -m receipt_lightning.train -m hydra/launcher=sqs model.learning_rate=1e-5,3e-5 data.batch_size=4,8
+
+One job per combination (the submit-job path), a sweep record in DynamoDB, the sweep id printed;
+returns at once. Works with Hydra's basic sweeper only (see docs/sweeps.md "Optuna").
+"""
 
 from dataclasses import dataclass
 
@@ -26,9 +34,8 @@ class SQSLauncherConf:
     mode: str = "max"
 
 
-# Registered as a schema: conf/hydra/launcher/sqs.yaml extends it (its defaults list), so the yaml
-# is type-checked without Hydra's deprecated same-name schema matching; `hydra/launcher=sqs_schema`
-# works where that yaml is not on the search path.
+# Hydra imports this module when it scans the hydra_plugins namespace at start-up, so the option
+# exists for every entry point; overrides are type-checked against the dataclass when composed.
 ConfigStore.instance().store(
-    group="hydra/launcher", name="sqs_schema", node=SQSLauncherConf, provider="sqs_launcher"
+    group="hydra/launcher", name="sqs", node=SQSLauncherConf, provider="sqs_launcher"
 )

@@ -3,10 +3,11 @@ config, discovery of the checkpoint to resume from, and the work a resume lost.
 
 ``train.py`` does::
 
-    io, callbacks = build_checkpointing(cfg.checkpoint, ckpt_dir)
+    attempt = Attempt.start()  # once per attempt: names its progress records
+    io, callbacks = build_checkpointing(cfg.checkpoint, ckpt_dir, attempt=attempt)
     ckpt_path = find_resume_checkpoint(ckpt_dir)
     trainer = Trainer(plugins=[io], callbacks=[*callbacks, ...], ...)
-    summary["resume"] = resume_info(run_dir, ckpt_path)
+    summary["resume"] = resume_info(run_dir, ckpt_path, attempt)
     trainer.fit(model, datamodule, ckpt_path=ckpt_path)
 
 Every checkpoint is ``<ckpt_dir>/step-<global_step:08d>.ckpt`` with a ``.sha256`` sidecar.
@@ -17,81 +18,33 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from receipt_lightning.errors import InputError
+from receipt_lightning.runs import CHECKPOINT_FILENAME_TEMPLATE
+from receipt_lightning.training.checkpointing.settings import CheckpointSettings
 
 if TYPE_CHECKING:
     from lightning.pytorch.callbacks import Callback
 
     from receipt_lightning.training.checkpointing.efs_checkpoint_io import EFSCheckpointIO
+    from receipt_lightning.training.checkpointing.progress import Attempt
 
 log = logging.getLogger(__name__)
 
-FILENAME = "step-{step:08d}"  # ModelCheckpoint template; ".ckpt" is appended by Lightning
-_DEFAULTS: dict[str, Any] = {
-    "every_n_train_steps": 100,
-    "every_n_minutes": 10.0,
-    "keep_last_k": 3,
-    "async_save": False,
-    "monitor": None,
-    "mode": "max",
-    "save_on_train_epoch_end": None,
-    "progress_every_n_steps": 10,
-}
+def _config(ckpt_cfg: CheckpointSettings | Mapping[str, Any]) -> dict[str, Any]:
+    """The ``checkpoint`` group as a dict, validated (keys, defaults, rules: ``CheckpointSettings``)."""
+    settings = ckpt_cfg if isinstance(ckpt_cfg, CheckpointSettings) else CheckpointSettings.from_mapping(ckpt_cfg)
+    settings.validate()
+    return asdict(settings)
 
 
-def _config(ckpt_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(ckpt_cfg) - set(_DEFAULTS))
-    if unknown:
-        raise InputError(
-            f"unknown key(s) {unknown}; expected some of {sorted(_DEFAULTS)}", source="checkpoint"
-        )
-    cfg = {**_DEFAULTS, **dict(ckpt_cfg)}
-
-    def check(key: str, ok: bool, expected: str) -> None:
-        if not ok:
-            raise InputError(f"{key} must be {expected}, got {cfg[key]!r}", source=f"checkpoint.{key}")
-
-    def is_int(v: Any) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    check(
-        "every_n_train_steps",
-        is_int(cfg["every_n_train_steps"]) and cfg["every_n_train_steps"] >= 0,
-        "an int >= 0",
-    )
-    minutes = cfg["every_n_minutes"]
-    check(
-        "every_n_minutes",
-        minutes is None or (is_int(minutes) or isinstance(minutes, float)) and minutes > 0,
-        "null or > 0",
-    )
-    check("keep_last_k", is_int(cfg["keep_last_k"]) and cfg["keep_last_k"] >= 1, "an int >= 1")
-    check("async_save", isinstance(cfg["async_save"], bool), "true or false")
-    check("monitor", cfg["monitor"] is None or isinstance(cfg["monitor"], str), "null or a metric name")
-    check("mode", cfg["mode"] in ("min", "max"), "'min' or 'max'")
-    check(
-        "save_on_train_epoch_end",
-        cfg["save_on_train_epoch_end"] in (None, True, False),
-        "null, true or false",
-    )
-    check(
-        "progress_every_n_steps",
-        is_int(cfg["progress_every_n_steps"]) and cfg["progress_every_n_steps"] >= 1,
-        "an int >= 1",
-    )
-    if cfg["every_n_train_steps"] == 0 and minutes is None:
-        raise InputError(
-            "every_n_train_steps is 0 and every_n_minutes is null: nothing would bound the work a kill loses",
-            source="checkpoint",
-        )
-    return cfg
-
-
-def build_checkpointing(ckpt_cfg: Mapping[str, Any], ckpt_dir: str) -> tuple[EFSCheckpointIO, list[Callback]]:
+def build_checkpointing(
+    ckpt_cfg: CheckpointSettings | Mapping[str, Any], ckpt_dir: str, *, attempt: Attempt
+) -> tuple[EFSCheckpointIO, list[Callback]]:
     """The IO plugin and the callbacks (RNG state, cadence checkpoint, best checkpoint when a
-    monitor is set, progress recorder) for checkpoints in ``ckpt_dir`` (``<run_dir>/checkpoints``)."""
+    monitor is set, progress recorder) for checkpoints in ``ckpt_dir`` (``<run_dir>/checkpoints``).
+    The progress recorder records ``attempt``: give the same one to ``resume_info``."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from receipt_lightning.training.checkpointing.cadence import CadenceCheckpoint
@@ -105,7 +58,7 @@ def build_checkpointing(ckpt_cfg: Mapping[str, Any], ckpt_dir: str) -> tuple[EFS
     os.makedirs(ckpt_dir, exist_ok=True)
     for name in remove_stale_temp_files(ckpt_dir):
         log.info("removed %s left by an interrupted save", os.path.join(ckpt_dir, name))
-    common = {"filename": FILENAME, "auto_insert_metric_name": False, "enable_version_counter": False}
+    common = {"filename": CHECKPOINT_FILENAME_TEMPLATE, "auto_insert_metric_name": False, "enable_version_counter": False}
     # Cadence: keep everything from Lightning's side (save_top_k=-1); the IO's retention prunes.
     cadence = CadenceCheckpoint(
         ckpt_dir, cfg["every_n_train_steps"], cfg["every_n_minutes"], save_top_k=-1, save_last=False, **common
@@ -130,7 +83,9 @@ def build_checkpointing(ckpt_cfg: Mapping[str, Any], ckpt_dir: str) -> tuple[EFS
         protected=(lambda: [best.best_model_path]) if best is not None else None,
     )
     callbacks.append(
-        ProgressRecorder(os.path.dirname(os.path.abspath(ckpt_dir)), cfg["progress_every_n_steps"])
+        ProgressRecorder(
+            os.path.dirname(os.path.abspath(ckpt_dir)), cfg["progress_every_n_steps"], attempt=attempt
+        )
     )
     return io, callbacks
 
@@ -160,20 +115,20 @@ def find_resume_checkpoint(ckpt_dir: str) -> str | None:
     return None
 
 
-def resume_info(run_dir: str, ckpt_path: str | None) -> dict[str, Any]:
+def resume_info(run_dir: str, ckpt_path: str | None, attempt: Attempt) -> dict[str, Any]:
     """What resuming from ``ckpt_path`` costs, for ``summary.json`` and the run's records.
 
     ``steps_lost``: optimizer steps the previous attempt had done past the checkpoint (they are
     recomputed); ``seconds_lost``: wall seconds of that work (last recorded progress minus the
     time the checkpoint's state was taken, else its file's modification time); ``downtime_s``:
-    from that last progress to the start of this attempt. Steps and seconds are lower bounds at
-    the resolution of ``progress_every_n_steps``. It reads the previous attempt's record, so it
-    may be called before or after ``trainer.fit``.
+    from that last progress to the start of ``attempt`` (this one). Steps and seconds are lower
+    bounds at the resolution of ``progress_every_n_steps``. It reads the previous attempt's
+    record, so it may be called before or after ``trainer.fit``.
     """
-    from receipt_lightning.training.checkpointing.files import checkpoint_step
-    from receipt_lightning.training.checkpointing.progress import ATTEMPT_STARTED_UNIX, read_previous_progress
+    from receipt_lightning.runs import checkpoint_step
+    from receipt_lightning.training.checkpointing.progress import read_previous_progress
 
-    progress = read_previous_progress(run_dir)
+    progress = read_previous_progress(run_dir, attempt)
     info: dict[str, Any] = {
         "resumed": ckpt_path is not None,
         "checkpoint": os.path.basename(ckpt_path) if ckpt_path else None,
@@ -185,7 +140,7 @@ def resume_info(run_dir: str, ckpt_path: str | None) -> dict[str, Any]:
     }
     if progress is None:
         return info
-    info["downtime_s"] = round(max(0.0, ATTEMPT_STARTED_UNIX - float(progress["time_unix"])), 3)
+    info["downtime_s"] = round(max(0.0, attempt.started_unix - float(progress["time_unix"])), 3)
     ckpt_step = info["checkpoint_step"] or 0
     info["steps_lost"] = max(0, int(progress["global_step"]) - ckpt_step)
     if ckpt_path is None:

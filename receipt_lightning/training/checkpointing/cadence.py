@@ -9,13 +9,18 @@ the time clock after every save (a step-triggered save also resets the minutes).
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from typing_extensions import override
+
+from receipt_lightning.training.lightning_compat import (
+    model_checkpoint_save,
+    restart_time_clock,
+    set_train_time_interval,
+)
 
 
 class CadenceCheckpoint(ModelCheckpoint):
@@ -26,11 +31,13 @@ class CadenceCheckpoint(ModelCheckpoint):
         if every_n_train_steps > 0:
             super().__init__(dirpath=dirpath, every_n_train_steps=every_n_train_steps, **kwargs)
             # Both triggers at once: ModelCheckpoint's validation forbids it, its logic supports it.
-            self._train_time_interval = interval
+            set_train_time_interval(self, interval)
         else:
             super().__init__(dirpath=dirpath, train_time_interval=interval, every_n_train_steps=0, **kwargs)
 
+    # Overrides a protected ModelCheckpoint method (listed in lightning_compat.PRIVATES): every
+    # save of this callback, step- or time-triggered, goes through it.
     @override
     def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        super()._save_checkpoint(trainer, filepath)
-        self._last_time_checked = time.monotonic()
+        model_checkpoint_save(self, trainer, filepath)
+        restart_time_clock(self)

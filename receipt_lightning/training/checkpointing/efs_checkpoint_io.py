@@ -25,10 +25,10 @@ from lightning.fabric.plugins import CheckpointIO
 from typing_extensions import override
 
 from receipt_lightning.errors import FatalError
+from receipt_lightning.runs import checkpoint_step
 from receipt_lightning.training.checkpointing.files import (
     SIDECAR_SUFFIX,
     CheckpointCorruptError,
-    checkpoint_step,
     list_step_checkpoints,
     read_sidecar,
     read_verified,

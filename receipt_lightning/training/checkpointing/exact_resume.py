@@ -29,6 +29,8 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
 from typing_extensions import override
 
+from receipt_lightning.training.lightning_compat import load_pending_loader_states
+
 log = logging.getLogger(__name__)
 
 
@@ -63,11 +65,6 @@ class ResumeFixes(Callback):
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        fit_loop = trainer.fit_loop
-        pending = fit_loop._combined_loader_states_to_load
-        if not pending or fit_loop._combined_loader is None or fit_loop._data_fetcher is None:
+        if not load_pending_loader_states(trainer.fit_loop):
             return  # loaded by FitLoop.setup_data as intended, or nothing to load
-        fit_loop._combined_loader._load_state_dicts(pending)
-        fit_loop._combined_loader_states_to_load = []
-        iter(fit_loop._data_fetcher)  # a new iterator that starts from the loaded position
         log.info("train loader was built before the checkpoint's loop state: loaded its position now")

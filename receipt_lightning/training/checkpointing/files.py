@@ -3,7 +3,8 @@
 A checkpoint ``step-00000120.ckpt`` is valid only when its sidecar ``step-00000120.ckpt.sha256``
 exists and lists the sha256 of the file's bytes. The protocol for every write:
 
-1. stream the bytes into a temporary file in the same directory, hashing them on the way;
+1. stream the bytes into a temporary file in the same directory, hashing them on the way
+   (``receipt_lightning.runs.write_atomic`` does steps 1-3);
 2. ``fsync`` the file; for a path that already holds a checkpoint, first rewrite its sidecar to
    list both the old and the new hash, so the path verifies whichever file it holds;
 3. ``os.replace`` the temporary file onto the final name (atomic on POSIX and on NFSv4/EFS) and
@@ -20,18 +21,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
-import secrets
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO
 
 from receipt_lightning.errors import FatalError
+from receipt_lightning.runs import TMP_PREFIX, checkpoint_step, write_atomic, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".sha256"
-TMP_PREFIX = ".tmp-"  # temporary files are hidden and never match STEP_NAME
-STEP_NAME = re.compile(r"^step-(\d{8,})\.ckpt$")
 READ_CHUNK = 8 << 20  # bytes per read when hashing (8 MiB: large sequential reads suit EFS)
 
 
@@ -44,16 +42,6 @@ class CheckpointCorruptError(FatalError):
         self.reason = reason
 
 
-def step_file_name(global_step: int) -> str:
-    return f"step-{global_step:08d}.ckpt"
-
-
-def checkpoint_step(path: str) -> int | None:
-    """The global step in a ``step-<n>.ckpt`` file name, or None for any other name."""
-    match = STEP_NAME.match(os.path.basename(path))
-    return int(match.group(1)) if match else None
-
-
 def list_step_checkpoints(ckpt_dir: str) -> list[tuple[int, str]]:
     """``(step, path)`` of every ``step-*.ckpt`` in ``ckpt_dir``, oldest first; [] if no dir."""
     try:
@@ -64,64 +52,10 @@ def list_step_checkpoints(ckpt_dir: str) -> list[tuple[int, str]]:
     return sorted((step, path) for step, path in found if step is not None)
 
 
-def fsync_dir(dirpath: str) -> None:
-    fd = os.open(dirpath or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class _HashingWriter:
-    """File-like object that hashes what passes through it (torch.save only calls write)."""
-
-    def __init__(self, f: IO[bytes]) -> None:
-        self._f = f
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: Any) -> int:
-        self.sha256.update(data)
-        self.size += len(data)
-        return self._f.write(data)
-
-    def flush(self) -> None:
-        self._f.flush()
-
-
-def write_atomic(
-    path: str, write: Callable[[IO[bytes]], None], before_replace: Callable[[str], None] | None = None
-) -> str:
-    """Write ``path`` atomically and durably through ``write(fileobj)``; returns the sha256 hex.
-
-    ``before_replace(sha256)`` runs after the temporary file is durable, just before the rename.
-    """
-    dirpath = os.path.dirname(os.path.abspath(path))
-    os.makedirs(dirpath, exist_ok=True)
-    tmp = os.path.join(dirpath, f"{TMP_PREFIX}{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}")
-    try:
-        with open(tmp, "wb") as f:
-            writer = _HashingWriter(f)
-            write(writer)
-            f.flush()
-            os.fsync(f.fileno())
-        digest = writer.sha256.hexdigest()
-        if before_replace is not None:
-            before_replace(digest)
-        os.replace(tmp, path)
-    except BaseException:
-        # Any failure (including KeyboardInterrupt) must not leave the temporary file behind.
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    fsync_dir(dirpath)
-    return digest
-
-
 def write_sidecar(path: str, digests: list[str]) -> None:
     """Write ``<path>.sha256`` atomically, one ``<hex>  <name>`` line per digest (sha256sum style)."""
     text = "".join(f"{d}  {os.path.basename(path)}\n" for d in digests).encode()
-    write_atomic(path + SIDECAR_SUFFIX, lambda f: f.write(text))
+    write_bytes_atomic(path + SIDECAR_SUFFIX, text)
 
 
 def read_sidecar(path: str) -> list[str]:

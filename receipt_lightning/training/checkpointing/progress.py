@@ -6,7 +6,8 @@ is small and written atomically (temporary file + rename), so a kill never leave
 Steps done after the last record are not counted: the figure is a lower bound with a resolution
 of ``every_n_steps``.
 
-Each record names the attempt (``ATTEMPT_ID``, one per process). Before an attempt records its
+Each record names the attempt (an ``Attempt``, created once per attempt by the code that builds
+its trainer and given to both the recorder and ``resume_info``). Before an attempt records its
 own progress, the previous attempt's last record is kept as ``progress.previous.json``, so the
 accounting also works when asked after this attempt has started recording.
 """
@@ -19,19 +20,31 @@ import secrets
 import shutil
 import socket
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
 from typing_extensions import override
 
-from receipt_lightning.training.checkpointing.files import write_atomic
+from receipt_lightning.runs import write_atomic, write_bytes_atomic
 
 PROGRESS_FILE = "progress.json"
 PREVIOUS_FILE = "progress.previous.json"
-ATTEMPT_ID = secrets.token_hex(8)  # this process's attempt
-ATTEMPT_STARTED_UNIX = time.time()  # first imported while the attempt builds its trainer
 CHECKPOINT_TIMES_KEPT = 50  # more than any keep_last_k in use
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at a run (one trainer process, or one run of a local multirun)."""
+
+    id: str  # random hex naming this attempt's progress records
+    started_unix: float  # unix seconds when the attempt began building its trainer
+
+    @classmethod
+    def start(cls) -> Attempt:
+        """A new attempt starting now; create it once, when the attempt builds its trainer."""
+        return cls(id=secrets.token_hex(8), started_unix=time.time())
 
 
 def _read(path: str) -> dict[str, Any] | None:
@@ -43,19 +56,19 @@ def _read(path: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def read_previous_progress(run_dir: str) -> dict[str, Any] | None:
-    """The last progress a PREVIOUS attempt of ``run_dir`` recorded, or None."""
+def read_previous_progress(run_dir: str, attempt: Attempt) -> dict[str, Any] | None:
+    """The last progress an attempt of ``run_dir`` before ``attempt`` recorded, or None."""
     current = _read(os.path.join(run_dir, PROGRESS_FILE))
-    if current is not None and current.get("attempt_id") == ATTEMPT_ID:
+    if current is not None and current.get("attempt_id") == attempt.id:
         return _read(os.path.join(run_dir, PREVIOUS_FILE))
     return current
 
 
 class ProgressRecorder(Callback):
-    def __init__(self, run_dir: str, every_n_steps: int = 10) -> None:
+    def __init__(self, run_dir: str, every_n_steps: int = 10, *, attempt: Attempt) -> None:
         self.run_dir = run_dir
         self.every_n_steps = max(1, every_n_steps)
-        self._attempt_started = ATTEMPT_STARTED_UNIX  # unix seconds
+        self.attempt = attempt  # the attempt whose progress this records
         self._kept_previous = False
         self._finished = False
         # global step -> unix time of the latest checkpoints, so the next attempt knows when the
@@ -68,25 +81,25 @@ class ProgressRecorder(Callback):
         path = os.path.join(self.run_dir, PROGRESS_FILE)
         if not self._kept_previous:
             previous = _read(path)
-            if previous is not None and previous.get("attempt_id") != ATTEMPT_ID:
+            if previous is not None and previous.get("attempt_id") != self.attempt.id:
                 with open(path, "rb") as src:
                     write_atomic(
                         os.path.join(self.run_dir, PREVIOUS_FILE), lambda f: shutil.copyfileobj(src, f)
                     )
             self._kept_previous = True
         payload = {
-            "attempt_id": ATTEMPT_ID,
+            "attempt_id": self.attempt.id,
             "global_step": int(trainer.global_step),
             "epoch": int(trainer.current_epoch),
             "time_unix": time.time(),
-            "attempt_started_unix": self._attempt_started,
+            "attempt_started_unix": self.attempt.started_unix,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "finished": self._finished,
             "checkpoint_times": self._checkpoint_times,
         }
         data = json.dumps(payload, indent=1).encode()
-        write_atomic(path, lambda f: f.write(data))
+        write_bytes_atomic(path, data)
 
     @override
     def on_train_batch_end(

@@ -30,6 +30,7 @@ from typing_extensions import override
 
 from receipt_lightning.aws.imds import IMDSClient
 from receipt_lightning.errors import JobInterrupted
+from receipt_lightning.training.lightning_compat import clear_received_sigterm
 from receipt_lightning.training.spot.interruption import (
     drain_checkpoint_io,
     flush_loggers,
@@ -37,13 +38,13 @@ from receipt_lightning.training.spot.interruption import (
     save_step_checkpoint,
 )
 from receipt_lightning.training.spot.poller import NoticePoller, utc_now_iso
-from receipt_lightning.training.spot.settings import parse_spot_config
+from receipt_lightning.training.spot.settings import SpotConfig, parse_spot_config
 from receipt_lightning.training.spot.sigterm import SigtermRelay
 
 log = logging.getLogger(__name__)
 
 
-def build_spot_callback(spot_cfg: Mapping[str, Any]) -> SpotInterruptionCallback:
+def build_spot_callback(spot_cfg: SpotConfig | Mapping[str, Any]) -> SpotInterruptionCallback:
     """The callback for the ``spot`` config group (see ``conf/spot/default.yaml``)."""
     s = parse_spot_config(spot_cfg)
     return SpotInterruptionCallback(
@@ -209,7 +210,7 @@ class SpotInterruptionCallback(Callback):
             # status 0) at the first batch end that is not a step boundary of ours.
             if self._pending is None:
                 self._pending = _notice("sigterm", None, utc_now_iso())
-            trainer._signal_connector.received_sigterm = False
+            clear_received_sigterm(trainer)
         self._relay.install()
 
     def _on_notice(self, notice: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ duck-typed plugins, so they work with any ``CheckpointIO`` and any ``Logger``.
 - ``drain_checkpoint_io``: the EFS plugin's ``drain()`` blocks until its asynchronous saves are
   fsynced and re-raises their errors; it may sit under a Lightning wrapper (``checkpoint_io``).
 - ``flush_loggers``: Lightning's ``save()`` plus ``flush()`` where a logger has one.
-- ``record_interruption``: ``record_status("INTERRUPTED", ...)`` and ``log_event("interrupted",
+- ``record_interruption``: ``record_status(RunStatus.INTERRUPTED, ...)`` and ``log_event("interrupted",
   ...)`` on loggers that have them (the DynamoDB logger).
 """
 
@@ -20,12 +20,16 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-CHECKPOINT_NAME = "step-{step:08d}.ckpt"  # docs/contracts.md: run dir checkpoints/
-STATUS_INTERRUPTED = "INTERRUPTED"
+from receipt_lightning.runs import RunStatus, checkpoint_name
+from receipt_lightning.training.lightning_compat import (
+    last_saved_path,
+    last_saved_step,
+    save_through_model_checkpoint,
+)
 
 
 def checkpoint_path(dirpath: str | os.PathLike[str], global_step: int) -> str:
-    return os.path.join(os.fspath(dirpath), CHECKPOINT_NAME.format(step=global_step))
+    return os.path.join(os.fspath(dirpath), checkpoint_name(global_step))
 
 
 def save_step_checkpoint(trainer: pl.Trainer) -> tuple[str, bool]:
@@ -34,18 +38,16 @@ def save_step_checkpoint(trainer: pl.Trainer) -> tuple[str, bool]:
     step = trainer.global_step
     mc = trainer.checkpoint_callback
     mc = mc if isinstance(mc, ModelCheckpoint) else None
-    if mc is not None and mc._last_global_step_saved == step and mc._last_checkpoint_saved:
-        return str(mc._last_checkpoint_saved), False  # ModelCheckpoint saved this very step
+    if mc is not None and last_saved_step(mc) == step and last_saved_path(mc):
+        return last_saved_path(mc), False  # ModelCheckpoint saved this very step
     dirpath = (
         mc.dirpath if mc is not None and mc.dirpath else os.path.join(trainer.default_root_dir, "checkpoints")
     )
     path = checkpoint_path(dirpath, step)
     if mc is not None and not mc.save_weights_only:
-        # What ModelCheckpoint.on_exception does: its own save keeps its bookkeeping right
-        # (_last_global_step_saved, last_model_path, the loggers' after_save_checkpoint).
+        # ModelCheckpoint's own save keeps its bookkeeping right (see the compat function).
         # With save_last=True that is a second full file; save_last="link" costs a symlink.
-        mc._save_checkpoint(trainer, path)
-        mc._save_last_checkpoint(trainer, mc._monitor_candidates(trainer))
+        save_through_model_checkpoint(mc, trainer, path)
     else:
         trainer.save_checkpoint(path, weights_only=False)  # resumable even if mc saves weights only
     return path, True
@@ -84,7 +86,7 @@ def record_interruption(loggers: Iterable[Any], info: dict[str, Any]) -> None:
         record_status = getattr(logger, "record_status", None)
         if callable(record_status):
             # record_status logs its own "interrupted" event with these details.
-            record_status(STATUS_INTERRUPTED, **detail)
+            record_status(RunStatus.INTERRUPTED, **detail)
             continue
         log_event = getattr(logger, "log_event", None)
         if callable(log_event):

@@ -1,10 +1,13 @@
-"""The daemon thread that polls the metadata service for a Spot interruption notice.
+"""The daemon thread that polls the metadata service for a Spot interruption notice: the one IMDS
+poller, used by the trainer's Spot callback and by the job worker (``jobs.spot_watch``).
 
 It is the only thread that ever waits on the metadata service: training reads one attribute per
 step. Outcomes of a poll:
 
 - unreachable on the first try (not on EC2, IMDS disabled, a container behind a hop limit of 1):
-  one INFO line, and the thread ends (polling is pointless, not an error);
+  one INFO line, and the thread ends (polling is pointless, not an error), unless
+  ``give_up_if_unreachable=False`` (the worker, given its endpoint explicitly: the service may
+  come up later), which keeps polling and treats it as below;
 - unreachable later, or a garbage answer: logged (the first few at WARNING) and ignored;
 - a notice: handed to ``on_notice`` once, and the thread ends (a notice is final).
 """
@@ -41,10 +44,13 @@ class NoticePoller:
         interval_s: float,
         on_notice: Callable[[dict], None],
         rebalance_as_notice: bool = False,
+        give_up_if_unreachable: bool = True,
     ):
         self.client = client
-        self.interval_s = float(interval_s)
-        self.rebalance_as_notice = rebalance_as_notice
+        self.interval_s = float(interval_s)  # seconds between polls; AWS suggests every 5 s
+        self.rebalance_as_notice = rebalance_as_notice  # a rebalance recommendation counts as a notice
+        # A service that does not answer the first poll is taken as absent and polling ends.
+        self.give_up_if_unreachable = give_up_if_unreachable
         self._on_notice = on_notice
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -89,7 +95,7 @@ class NoticePoller:
             try:
                 notice = self.poll_once()
             except MetadataUnavailable as err:
-                if not self._answered:
+                if not self._answered and self.give_up_if_unreachable:
                     self.disabled_reason = f"metadata service unreachable: {err}"
                     log.info(
                         "spot: metadata service at %s unreachable (%s); interruption polling off "

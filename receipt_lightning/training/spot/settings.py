@@ -1,4 +1,6 @@
-"""The ``spot`` config group, validated: what ``build_spot_callback`` needs, nothing else.
+"""The ``spot`` config group: ``SpotConfig`` (its keys, defaults and units, once; Hydra's
+ConfigStore holds it as ``spot/settings``, which ``conf/spot/default.yaml`` extends) and its
+validation into ``SpotSettings``, what ``build_spot_callback`` needs.
 
 ``enabled``: ``auto`` (poll only where the DMI files say EC2), ``true`` or ``false``.
 ``metadata_endpoint``: ``null`` means the real one (``http://169.254.169.254``), used only when
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from receipt_lightning.aws.imds import DEFAULT_ENDPOINT
@@ -18,14 +20,24 @@ from receipt_lightning.errors import InputError
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "enabled": "auto",
-    "metadata_endpoint": None,
-    "poll_interval_s": 5.0,  # AWS recommends polling every 5 s
-    "rebalance_as_notice": False,
-    "handle_sigterm": True,
-    "timeout_s": 1.0,  # per metadata request, connect and read
-}
+
+@dataclass
+class SpotConfig:
+    # auto: poll the instance metadata service only where the local DMI files say "EC2" (never
+    # probes the network); true / false force it. SIGTERM is handled either way (handle_sigterm).
+    # Typed Any: a bool or one of the strings auto, true, false (checked by parse_spot_config).
+    enabled: Any = "auto"
+    # null: the real service, http://169.254.169.254, used only when `enabled` resolves true.
+    # An explicit http:// URL turns polling on (tests point it at a stub on 127.0.0.1).
+    metadata_endpoint: str | None = None
+    # Seconds between polls of spot/instance-action (AWS recommends 5; the notice comes 120 s ahead).
+    poll_interval_s: float = 5.0
+    # Also stop on a rebalance recommendation (an earlier, softer warning than the 2-minute notice).
+    rebalance_as_notice: bool = False
+    # Stop with a checkpoint on SIGTERM (SageMaker, AWS Batch, Kubernetes, docker stop).
+    handle_sigterm: bool = True
+    # Seconds per metadata request (connect and each read); the polling thread is the only waiter.
+    timeout_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -37,13 +49,18 @@ class SpotSettings:
     handle_sigterm: bool
 
 
-def parse_spot_config(cfg: Mapping[str, Any], on_ec2: Callable[[], str | None] | None = None) -> SpotSettings:
+def parse_spot_config(
+    cfg: SpotConfig | Mapping[str, Any], on_ec2: Callable[[], str | None] | None = None
+) -> SpotSettings:
     """Validate ``cfg`` (the ``spot`` group) and decide whether to poll; ``on_ec2`` returns the
     DMI evidence of EC2 or ``None`` (default: ``receipt_lightning.aws.ec2_detect.ec2_evidence``)."""
-    unknown = sorted(set(cfg) - set(DEFAULTS))
+    if isinstance(cfg, SpotConfig):
+        cfg = asdict(cfg)
+    known = [f.name for f in fields(SpotConfig)]
+    unknown = sorted(set(cfg) - set(known))
     if unknown:
-        raise InputError(f"spot.{unknown[0]}: unknown key (known: {', '.join(DEFAULTS)})")
-    merged = {**DEFAULTS, **dict(cfg)}
+        raise InputError(f"spot.{unknown[0]}: unknown key (known: {', '.join(known)})")
+    merged = asdict(SpotConfig(**dict(cfg)))
     enabled = _enabled(merged["enabled"])
     endpoint = merged["metadata_endpoint"]
     if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith("http://")):

@@ -12,16 +12,16 @@ One table holds every run; partition key ``run_id``, sort key ``sk``:
   ``attrs``), in time order.
 - ``hparams``: the hyperparameters as a map; ``run``: the run's status record.
 
-DynamoDB numbers cannot be NaN or infinite and must lie within 1e-130..9.99e125 in magnitude.
-Such values are stored as the string attribute ``value_str`` ("NaN", "Infinity", "-Infinity"
-or the float's repr) with ``nonfinite = True`` instead of ``value``; ``float()`` reads all back.
+Numbers follow ``receipt_lightning.aws.ddb_values`` (the rule of every table): a metric value
+DynamoDB cannot store (NaN, infinite, out of its range) goes in the string attribute
+``value_str`` ("NaN", "Infinity", "-Infinity" or the float's repr) with ``nonfinite = True``
+instead of ``value``; ``float()`` reads all back.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import math
 import time
 from argparse import Namespace
 from collections.abc import Mapping
@@ -30,15 +30,13 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
+from receipt_lightning.aws.ddb_values import encode_number, from_dynamo
+from receipt_lightning.aws.ddb_values import to_dynamo as to_dynamo  # the logger's items.to_dynamo
+
 METRIC_PREFIX = "m#"
 EVENT_PREFIX = "e#"
 HPARAMS_SK = "hparams"
 RUN_SK = "run"
-STATUSES: tuple[str, ...] = ("RUNNING", "COMPLETED", "FAILED", "INTERRUPTED")
-
-# DynamoDB's number range (magnitude); outside it the service rejects the whole batch.
-_DDB_MIN = 1e-130
-_DDB_MAX = 9.9999999999999999e125
 
 
 @dataclass(frozen=True)
@@ -70,24 +68,6 @@ def metric_sk(name: str, step: int) -> str:
 
 def event_sk(time_ms: int, seq: int) -> str:
     return f"{EVENT_PREFIX}{time_ms:013d}#{seq % 1_000_000:06d}"
-
-
-def encode_number(value: float | int) -> tuple[Decimal | None, str | None]:
-    """``(Decimal, None)`` when DynamoDB accepts the number, else ``(None, string)``."""
-    if isinstance(value, bool):
-        return Decimal(int(value)), None
-    if isinstance(value, int):
-        if abs(value) < 10**38:  # DynamoDB keeps 38 significant digits
-            return Decimal(value), None
-        return None, str(value)
-    if math.isnan(value):
-        return None, "NaN"
-    if math.isinf(value):
-        return None, "Infinity" if value > 0 else "-Infinity"
-    if value != 0.0 and not (_DDB_MIN <= abs(value) <= _DDB_MAX):
-        return None, repr(value)
-    # repr is the shortest string that reads back as the same float (<= 17 digits).
-    return Decimal(repr(value)), None
 
 
 def metric_item(
@@ -175,32 +155,6 @@ def _omegaconf_container(obj: Any) -> Any:
         # An interpolation that cannot resolve here (e.g. ${hydra:...} outside a Hydra app):
         # keep the unresolved "${...}" text rather than lose the whole config.
         return OmegaConf.to_container(obj, resolve=False)
-
-
-def to_dynamo(obj: Any) -> Any:
-    """A plain value (see ``to_plain``) made storable: floats to ``Decimal``, numbers DynamoDB
-    rejects to strings."""
-    if isinstance(obj, dict):
-        return {k: to_dynamo(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [to_dynamo(v) for v in obj]
-    if isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        number, text = encode_number(obj)
-        return number if number is not None else text
-    return obj
-
-
-def from_dynamo(obj: Any) -> Any:
-    """Inverse of ``to_dynamo`` for reading: ``Decimal`` to int or float, sets to sorted lists."""
-    if isinstance(obj, dict):
-        return {k: from_dynamo(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [from_dynamo(v) for v in obj]
-    if isinstance(obj, (set, frozenset)):
-        return sorted(from_dynamo(v) for v in obj)
-    if isinstance(obj, Decimal):
-        return int(obj) if obj == obj.to_integral_value() else float(obj)
-    return obj
 
 
 def metric_name(sk: str) -> str:

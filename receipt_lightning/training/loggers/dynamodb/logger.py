@@ -22,13 +22,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lightning.fabric.loggers.logger import rank_zero_experiment
-from lightning.fabric.utilities.logger import _add_prefix, _convert_params
 from lightning.pytorch.callbacks.model_checkpoint import ModelCheckpoint
 from lightning.pytorch.loggers.logger import Logger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only, rank_zero_warn
 from typing_extensions import override
 
 from receipt_lightning.errors import InputError, ReceiptLightningError
+from receipt_lightning.runs import RunStatus
+from receipt_lightning.training.lightning_compat import (
+    add_prefix,
+    convert_params,
+    last_saved_path,
+    last_saved_step,
+)
 from receipt_lightning.training.loggers.dynamodb import items
 from receipt_lightning.training.loggers.dynamodb import run_record as run
 from receipt_lightning.training.loggers.dynamodb.writer import DynamoDBBatchWriter, default_client
@@ -118,7 +124,7 @@ class DynamoDBLogger(Logger):
     @override
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace | None, *args: Any, **kwargs: Any) -> None:
-        plain = items.to_plain(_convert_params(params))
+        plain = items.to_plain(convert_params(params))
         self._hparams.update(plain if isinstance(plain, dict) else {"params": plain})
         text = json.dumps(self._hparams, default=str)
         stored: Any = self._hparams
@@ -138,7 +144,7 @@ class DynamoDBLogger(Logger):
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         writer = self.experiment
         epoch = metrics.get("epoch")
-        metrics = _add_prefix(
+        metrics = add_prefix(
             {k: v for k, v in metrics.items() if k != "epoch"}, self._prefix, self.LOGGER_JOIN_CHAR
         )
         if step is None:
@@ -172,10 +178,8 @@ class DynamoDBLogger(Logger):
     @override
     @rank_zero_only
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
-        step = getattr(checkpoint_callback, "_last_global_step_saved", None)
-        path = (
-            getattr(checkpoint_callback, "_last_checkpoint_saved", "") or checkpoint_callback.last_model_path
-        )
+        step = last_saved_step(checkpoint_callback)
+        path = last_saved_path(checkpoint_callback) or checkpoint_callback.last_model_path
         self._run["last_checkpoint_step"] = step
         self._run["last_checkpoint_path"] = str(path)
         self.log_event("checkpoint", f"checkpoint saved at step {step}", step=step, path=str(path))
@@ -191,14 +195,17 @@ class DynamoDBLogger(Logger):
         self.experiment.put(items.event_item(self._run_id, next(self._seq), level, kind, message, attrs))
 
     @rank_zero_only
-    def record_status(self, status: str, **detail: Any) -> None:
-        """Set the run's status (RUNNING, COMPLETED, FAILED, INTERRUPTED) and log it as an event.
-        A terminal status recorded here is kept by a later ``finalize``."""
-        status = str(status).upper()
-        if status not in items.STATUSES:
-            raise InputError(f"run status {status!r} is not one of {', '.join(items.STATUSES)}")
+    def record_status(self, status: RunStatus | str, **detail: Any) -> None:
+        """Set the run's status (a ``RunStatus``: RUNNING, COMPLETED, FAILED, INTERRUPTED, in any
+        case) and log it as an event. A terminal status recorded here is kept by a later
+        ``finalize``."""
+        try:
+            status = RunStatus(str(status).upper())
+        except ValueError:
+            choices = ", ".join(s.value for s in RunStatus)
+            raise InputError(f"run status {str(status)!r} is not one of {choices}") from None
         self.experiment  # noqa: B018 - opens the attempt first, so its RUNNING does not overwrite this
-        self._terminal_recorded = status != "RUNNING"
+        self._terminal_recorded = status != RunStatus.RUNNING
         self._set_status(status, detail)
 
     @rank_zero_only
@@ -215,8 +222,7 @@ class DynamoDBLogger(Logger):
         if self._experiment is None:
             return  # never used in this process (as CSVLogger)
         if not self._terminal_recorded:
-            ours = run.LIGHTNING_STATUS.get(status, "FAILED")
-            self._set_status(ours, {"lightning_status": status})
+            self._set_status(RunStatus.from_lightning(status), {"lightning_status": status})
         errors: list[ReceiptLightningError] = []
         for step in (
             lambda: self.flush(self._flush_timeout_s),
@@ -251,12 +257,12 @@ class DynamoDBLogger(Logger):
     def _open_attempt(self, previous: dict[str, Any] | None) -> None:
         self._metric_names = set((previous or {}).get("metric_names") or [])
         self._run = run.next_attempt(previous)
-        self._set_status("RUNNING", {}, event=False)
+        self._set_status(RunStatus.RUNNING, {}, event=False)
         kind, message, attrs = run.opening_event(self._run_id, previous, self._run["attempt"])
         self._event(kind, message, "INFO", attrs)
 
-    def _set_status(self, status: str, detail: Mapping[str, Any], event: bool = True) -> None:
-        self._run["status"] = status
+    def _set_status(self, status: RunStatus, detail: Mapping[str, Any], event: bool = True) -> None:
+        self._run["status"] = status.value  # stored as the plain string
         self._run["detail"] = items.to_plain(dict(detail))
         self._put_run()
         if event:

@@ -7,17 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 from receipt_lightning.errors import FatalError, RetryableError
+from receipt_lightning.runs import RunStatus
 from receipt_lightning.training.loggers.dynamodb.items import RUN_SK, from_dynamo
 from receipt_lightning.training.loggers.dynamodb.writer import is_retryable
 
-# Lightning's finalize() statuses -> ours. "finished" is what Lightning passes when a SLURM
-# requeue signal stops training, i.e. an interruption that will be resumed.
-LIGHTNING_STATUS = {"success": "COMPLETED", "failed": "FAILED", "finished": "INTERRUPTED"}
-STATUS_EVENT = {  # status -> (event kind, level)
-    "RUNNING": ("running", "INFO"),
-    "COMPLETED": ("finished", "INFO"),
-    "FAILED": ("failed", "ERROR"),
-    "INTERRUPTED": ("interrupted", "WARNING"),
+STATUS_EVENT: dict[RunStatus, tuple[str, str]] = {  # status -> (event kind, level)
+    RunStatus.RUNNING: ("running", "INFO"),
+    RunStatus.COMPLETED: ("finished", "INFO"),
+    RunStatus.FAILED: ("failed", "ERROR"),
+    RunStatus.INTERRUPTED: ("interrupted", "WARNING"),
 }
 
 
