@@ -14,7 +14,8 @@ Data source ``images`` (``data.root``):
   the same fixed train/validation split as the ``sroie`` source (by id hash), so validation
   receipts are the same receipts in both sources;
 - or a JSONL file (or a directory with ``train.jsonl``/``val.jsonl``) of
-  ``{"id": ..., "image": "path/to/scan.jpg", "fields": {...}}``, image paths relative to the file.
+  ``{"id": ..., "image": "path/to/scan.jpg", "fields": {...}}``, image paths relative to the file
+  and inside its folder (``../`` or an absolute path elsewhere is an error).
 """
 
 from __future__ import annotations
@@ -152,6 +153,8 @@ def _jsonl_items(file: Path, fields: Sequence[str]) -> list[tuple[str, Path, dic
         if not isinstance(obj, dict) or not isinstance(obj.get("image"), str):
             raise InputError('each line must be an object with an "image" path', source=str(file), line=number)
         image = (file.parent / obj["image"]).resolve()
+        if not image.is_relative_to(file.parent.resolve()):  # a dataset names its own files only
+            raise InputError(f"image {obj['image']!r} is outside the dataset folder", source=str(file), line=number)
         if not image.is_file():
             raise InputError(f"image {obj['image']!r} not found", source=str(file), line=number)
         rid = str(obj.get("id") or image.stem)

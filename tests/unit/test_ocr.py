@@ -371,6 +371,9 @@ def test_image_source_reads_img_and_key_dirs_and_jsonl(tmp_path, fake_engine):
         load_split("images", "train", FIELDS, root=str(tmp_path / "bad.jsonl"), ocr=ocr)
     with pytest.raises(InputError, match="unknown OCR setting"):
         load_split("images", "train", FIELDS, root=str(tmp_path), ocr={"engin": "x"})
+    (tmp_path / "escape.jsonl").write_text('{"id": "x", "image": "../../etc/passwd"}\n')
+    with pytest.raises(InputError, match=r"escape.jsonl:1: image '../../etc/passwd' is outside the dataset folder"):
+        load_split("images", "train", FIELDS, root=str(tmp_path / "escape.jsonl"), ocr=ocr)
 
 
 def test_a_bad_training_image_is_an_error_naming_it(tmp_path, fake_engine):
