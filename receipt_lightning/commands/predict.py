@@ -95,22 +95,21 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    predictor = load_predictor(args.checkpoint, use_lexicon=not args.no_lexicon)
-    fields = sorted({lab.split("-", 1)[1] for lab in predictor.label_list if lab != "O"})
     from receipt_lightning.predict_images import is_image_input
 
     images = None
     if is_image_input(args.input):
+        # OCR before the checkpoint is loaded: a missing engine or a bad path fails at once.
         from receipt_lightning.predict_images import load_image_receipts
 
         images = load_image_receipts(args.input, ocr_config(args))
-        receipts = images.receipts
-    elif len(args.input) == 1:
-        receipts = load_receipts(args.input[0], fields)
-    else:
+    elif len(args.input) != 1:
         from receipt_lightning.errors import InputError
 
         raise InputError("several --input paths are for images; give one SROIE directory or JSONL file")
+    predictor = load_predictor(args.checkpoint, use_lexicon=not args.no_lexicon)
+    fields = sorted({lab.split("-", 1)[1] for lab in predictor.label_list if lab != "O"})
+    receipts = images.receipts if images is not None else load_receipts(args.input[0], fields)
     wanted = _ids(args.ids)
     if args.split:
         from receipt_lightning.data.sources import detect_source
