@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ os.environ.update(
         "RL_DMI_DIR": "/nonexistent-dmi",
     }
 )
+# OCR results (docs/ocr.md) go to a cache of this session, never the user's ~/.cache; point the
+# variable at a warm cache to skip re-reading the shared scans.
+os.environ.setdefault("RECEIPT_LIGHTNING_OCR_CACHE", tempfile.mkdtemp(prefix="rl-test-ocr-cache-"))
 for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(var, None)
 
