@@ -68,7 +68,9 @@ def installed(tmp_path_factory) -> Path:
     return venv / "bin"
 
 
-def _run(bin_dir: Path, cwd: Path, *cmd: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+def _run(
+    bin_dir: Path, cwd: Path, *cmd: str, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess:
     exe = str(bin_dir / cmd[0]) if (bin_dir / cmd[0]).exists() else cmd[0]
     return subprocess.run([exe, *cmd[1:]], cwd=cwd, env=_clean_env(**env), capture_output=True, text=True,
                           timeout=timeout)  # fmt: skip
@@ -85,7 +87,9 @@ def test_the_installed_copy_is_imported_and_carries_its_configs(installed, tmp_p
     assert not package.startswith(str(REPO)) and Path(conf, "train.yaml").is_file()
     groups = {p.parent.name for p in Path(conf).glob("*/*.yaml")}
     assert {"data", "model", "trainer", "experiment", "jobs", "logger"} <= groups
-    assert Path(conf, "jobs", "prices.yaml").is_file() and Path(conf, "hydra", "launcher", "sqs.yaml").is_file()
+    assert (
+        Path(conf, "jobs", "prices.yaml").is_file() and Path(conf, "hydra", "launcher", "sqs.yaml").is_file()
+    )
     for script in ("receipt-lightning", "receipt-trainer"):
         proc = _run(installed, tmp_path, script, "--version")
         assert proc.returncode == 0 and "0." in proc.stdout, (script, proc.stdout, proc.stderr[-2000:])
@@ -103,7 +107,10 @@ def test_installed_wheel_composes_the_sqs_launcher(installed, tmp_path):
     proc = _run(installed, tmp_path, "python", "-m", "receipt_lightning.train", "hydra/launcher=sqs", "--cfg",
                 "hydra", "-p", "hydra.launcher")  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "hydra_plugins.sqs_launcher.sqs_launcher.SQSLauncher" in proc.stdout and "priority: normal" in proc.stdout
+    assert (
+        "hydra_plugins.sqs_launcher.sqs_launcher.SQSLauncher" in proc.stdout
+        and "priority: normal" in proc.stdout
+    )
 
 
 def test_installed_worker_runs_a_queued_job_to_completed(installed, aws, tmp_path):
