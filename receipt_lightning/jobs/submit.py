@@ -20,6 +20,16 @@ from receipt_lightning.jobs.messages import JOB_ID, JobMessage, PoisonMessage, n
 from receipt_lightning.jobs.overrides import validate_overrides
 from receipt_lightning.jobs.records import QUEUED, JobStore, UpdateBuilder
 
+# A queued job that names no trainer gets this one: the instance that runs it decides device and
+# precision (conf/trainer/auto.yaml), so one job file trains on a GPU instance and a laptop alike.
+DEFAULT_TRAINER = "trainer=auto"
+
+
+def with_default_trainer(overrides: Sequence[str]) -> list[str]:
+    """``overrides``, plus ``trainer=auto`` first unless they choose a trainer themselves."""
+    named = any(o.split("=", 1)[0].lstrip("+") == "trainer" for o in overrides)
+    return list(overrides) if named else [DEFAULT_TRAINER, *overrides]
+
 
 def _queue_url(names: StackNames, priority: str, queue_url: str | None) -> str:
     if priority not in PRIORITIES:
@@ -43,7 +53,9 @@ def submit_overrides(
     data_format: str | None = None,
     config: dict[str, Any] | None = None,
 ) -> str:
-    """Queue one training run given as Hydra overrides; returns its job id (= run_id)."""
+    """Queue one training run given as Hydra overrides; returns its job id (= run_id). A job
+    that chooses no trainer gets ``trainer=auto`` (recorded with its overrides)."""
+    overrides = with_default_trainer(overrides)
     names = names or resolve_names()
     url = _queue_url(names, priority, queue_url)
     job_id = job_id or new_job_id()
