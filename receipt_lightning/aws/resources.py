@@ -59,6 +59,9 @@ class StackNames:
     metrics_table: str | None
     sweeps_table: str | None
     shared_root: str | None
+    efs_id: str | None = None  # EFS file system id (FileSystemId output, RL_EFS_ID); `start-worker --mount-efs`
+    datasets_access_point: str | None = None  # EFS access point of datasets/ (read-only mount)
+    runs_access_point: str | None = None  # EFS access point of runs/
 
 
 def stack_outputs(stack_name: str) -> dict[str, str]:
@@ -86,6 +89,9 @@ def resolve_names(stack: str | None = None, env: dict[str, str] | None = None) -
         metrics_table=env.get("RL_METRICS_TABLE") or None,
         sweeps_table=env.get("RL_SWEEPS_TABLE") or None,
         shared_root=env.get("RL_SHARED_ROOT") or None,
+        efs_id=env.get("RL_EFS_ID") or None,
+        datasets_access_point=env.get("RL_EFS_AP_DATASETS") or None,
+        runs_access_point=env.get("RL_EFS_AP_RUNS") or None,
     )
 
 

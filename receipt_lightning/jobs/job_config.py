@@ -23,6 +23,9 @@ MODEL_CHOICES: dict[str, str] = {
     "layoutlm_base": "layoutlm_base",
     "microsoft/layoutlm-base-uncased": "layoutlm_base",
 }
+# The model of a job that names none (receipt-trainer's API and job files): a pretrained text
+# encoder, offline; layoutlm_tiny is for tests and the smoke run only.
+DEFAULT_MODEL = "layoutlm_minilm"
 DATA_FORMATS: tuple[str, ...] = ("synthetic", "sroie", "jsonl")
 # conf/trainer/ options a job may name (auto: the worker's machine decides; the default).
 TRAINERS: tuple[str, ...] = ("auto", "cpu", "cpu_bf16", "gpu", "ddp")
