@@ -9,6 +9,8 @@ VENV ?= .venv
 # The CPU build, installed before the project: an unpinned torch would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 RUN_ID ?= smoke
+# Extra Hydra overrides for `make train`, e.g. ARGS="trainer.max_epochs=1 data.n_train=600".
+ARGS ?=
 # Extra pytest arguments (CI adds --durations=15).
 PYTEST_ARGS ?=
 
@@ -30,8 +32,8 @@ $(STAMP): pyproject.toml setup.py
 
 train: $(STAMP)
 	@echo "==> training +experiment=smoke (tiny LayoutLM on synthetic receipts, about 3 min on 2 cores)"
-	$(PY) -m receipt_lightning.train +experiment=smoke run_id=$(RUN_ID)
-	@echo "==> results in outputs/runs/$(RUN_ID)/: summary.json (metrics), checkpoints/, logs/, config.yaml"
+	$(PY) -m receipt_lightning.train +experiment=smoke run_id=$(RUN_ID) $(ARGS)
+	@echo "==> results in $${RL_SHARED_ROOT:-outputs}/runs/$(RUN_ID)/: summary.json (metrics), checkpoints/, logs/, config.yaml"
 	@echo "==> running it again resumes from the newest checkpoint there; RUN_ID=name starts another run"
 
 test: $(STAMP)

@@ -4,7 +4,8 @@
 ``receipt_lightning.conf`` package (``package-dir`` in pyproject.toml maps the folder). Setuptools'
 ``packages.find`` only names folders by where they are, so the list is computed here: every
 package under ``receipt_lightning/``, the Hydra launcher plugin under ``launch/hydra_plugins``, and
-the mapped ``receipt_lightning.conf``. A new sub-package is picked up without editing anything.
+the mapped ``receipt_lightning.conf`` and ``receipt_lightning.launch`` (the CloudFormation
+template that ``dev-stack`` deploys). A new sub-package is picked up without editing anything.
 """
 
 from setuptools import find_namespace_packages, setup
@@ -15,5 +16,6 @@ setup(
         # launch/ holds the `hydra_plugins` namespace package (no __init__.py)
         *find_namespace_packages("launch", include=["hydra_plugins", "hydra_plugins.*"]),
         "receipt_lightning.conf",
+        "receipt_lightning.launch",  # launch/: template.yaml and ec2_user_data.sh only
     ]
 )

@@ -64,11 +64,12 @@ class StackNames:
     runs_access_point: str | None = None  # EFS access point of runs/
 
 
-def stack_outputs(stack_name: str) -> dict[str, str]:
-    """CloudFormation outputs of ``stack_name`` as {OutputKey: OutputValue}."""
+def stack_outputs(stack_name: str, cfn=None) -> dict[str, str]:
+    """CloudFormation outputs of ``stack_name`` as {OutputKey: OutputValue} (through ``cfn``, a
+    boto3 CloudFormation client, when given)."""
     from receipt_lightning.aws.session import client
 
-    resp = client("cloudformation").describe_stacks(StackName=stack_name)
+    resp = (cfn or client("cloudformation")).describe_stacks(StackName=stack_name)
     outputs = resp["Stacks"][0].get("Outputs", [])
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
 

@@ -78,12 +78,13 @@ def _run(
 
 def test_the_installed_copy_is_imported_and_carries_its_configs(installed, tmp_path):
     code = ("import receipt_lightning, hydra_plugins.sqs_launcher as s; from receipt_lightning.configs import conf_dir;"
-            "print(receipt_lightning.__file__); print(s.__file__); print(conf_dir())")  # fmt: skip
+            "from receipt_lightning.aws.dev_stack import template_path;"
+            "print(receipt_lightning.__file__); print(s.__file__); print(conf_dir()); print(template_path())")  # fmt: skip
     proc = _run(installed, tmp_path, "python", "-c", code)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    package, plugin, conf = proc.stdout.split()
+    package, plugin, conf, template = proc.stdout.split()
     venv = str(installed.parent)
-    assert package.startswith(venv) and plugin.startswith(venv) and conf.startswith(venv), proc.stdout
+    assert all(p.startswith(venv) for p in (package, plugin, conf, template)), proc.stdout
     assert not package.startswith(str(REPO)) and Path(conf, "train.yaml").is_file()
     groups = {p.parent.name for p in Path(conf).glob("*/*.yaml")}
     assert {"data", "model", "trainer", "experiment", "jobs", "logger"} <= groups
@@ -93,6 +94,28 @@ def test_the_installed_copy_is_imported_and_carries_its_configs(installed, tmp_p
     for script in ("receipt-lightning", "receipt-trainer"):
         proc = _run(installed, tmp_path, script, "--version")
         assert proc.returncode == 0 and "0." in proc.stdout, (script, proc.stdout, proc.stderr[-2000:])
+
+
+def test_installed_dev_stack_deploys_the_packaged_template(installed, tmp_path):
+    import signal
+    import time
+
+    from tests.conftest import free_port
+
+    env_file = tmp_path / "root" / "dev-stack.env"
+    cmd = [str(installed / "receipt-lightning"), "dev-stack", "--port", str(free_port()), "--root", "root"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not env_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert env_file.exists(), proc.stderr.read()[-3000:] if proc.poll() is not None else "no env file"
+        assert "export RL_JOBS_TABLE=dev-jobs" in env_file.read_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert "dev stack stopped" in proc.stderr.read()
 
 
 def test_installed_wheel_trains_the_smoke_experiment(installed, tmp_path):
