@@ -139,8 +139,9 @@ def create_root(root: str | os.PathLike[str]) -> Path:
 
 
 def publish_outputs(cfn, stack_name: str, env: dict[str, str]) -> None:
-    """A moto stack whose outputs name the resources, so ``--stack dev`` works locally too.
-    Its only resource is a WaitConditionHandle, which moto (and CloudFormation) treat as a no-op."""
+    """A moto stack whose outputs name resources made by ``create_queues``/``create_tables`` (tests:
+    ``--stack NAME`` without deploying the whole template). Its only resource is a
+    WaitConditionHandle, which moto (and CloudFormation) treat as a no-op."""
     # moto warns that it does not model this resource (harmless: there is nothing to model).
     warnings.filterwarnings(
         "ignore", message=".*AWS::CloudFormation::WaitConditionHandle", category=UserWarning
