@@ -27,6 +27,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _version() -> str:
+    """The installed distribution's version; the package's own in a bare source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("receipt-lightning")
+    except PackageNotFoundError:  # run from a checkout that was never pip-installed
+        from receipt_lightning import __version__
+
+        return __version__
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The top-level parser; only ``command``'s module is imported (to add its arguments), so
     ``--help`` and each sub-command start fast."""
@@ -36,6 +48,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "Training itself: python -m receipt_lightning.train +experiment=NAME",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         if name != command:

@@ -62,7 +62,7 @@ def build_graph(cfg: DictConfig) -> Graph:
     from receipt_lightning.training.callbacks.throughput import ThroughputCallback
     from receipt_lightning.training.checkpointing.builder import build_checkpointing, find_resume_checkpoint
     from receipt_lightning.training.checkpointing.progress import Attempt
-    from receipt_lightning.training.precision import warn_if_bf16_is_emulated
+    from receipt_lightning.training.precision import resolve_auto_trainer, warn_if_bf16_is_emulated
     from receipt_lightning.training.spot.callback import build_spot_callback
 
     if cfg.threads:
@@ -87,9 +87,11 @@ def build_graph(cfg: DictConfig) -> Graph:
         callbacks = [c for c in callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]
     callbacks += [*ckpt_callbacks, spot, throughput]
 
-    warn_if_bf16_is_emulated(str(cfg.trainer.get("accelerator")), str(cfg.trainer.get("precision")))
+    # trainer=auto: accelerator and precision chosen for this machine (logged); explicit ones stay.
+    trainer_cfg = OmegaConf.create(resolve_auto_trainer(OmegaConf.to_container(cfg.trainer, resolve=True)))
+    warn_if_bf16_is_emulated(str(trainer_cfg.get("accelerator")), str(trainer_cfg.get("precision")))
     trainer = instantiate(
-        cfg.trainer,
+        trainer_cfg,
         callbacks=callbacks,
         logger=loggers or False,
         plugins=[checkpoint_io],

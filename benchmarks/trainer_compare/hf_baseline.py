@@ -52,26 +52,18 @@ def run_hf(spec: Mapping[str, Any]) -> dict[str, Any]:
     from transformers import Trainer
     from transformers.utils import logging as hf_logging
 
+    from benchmarks.trainer_compare import shared
     from benchmarks.trainer_compare.hf_clock import HFStepClock
     from benchmarks.trainer_compare.hf_collator import LayoutTokenCollator
-    from benchmarks.trainer_compare.shared import (
-        build_datamodule,
-        compose,
-        count_params,
-        entity_f1,
-        mean_window_tokens,
-        seed_all,
-        weights_digest,
-    )
     from receipt_lightning.model.backbone import build_model
 
     hf_logging.set_verbosity_error()
-    cfg = compose(spec["overrides"])
-    datamodule = build_datamodule(cfg)
+    cfg = shared.compose(spec["overrides"])
+    datamodule = shared.build_datamodule(cfg)
     features = window_features(datamodule.train_windows)
-    seed_all(int(cfg.seed))
+    shared.seed_all(int(cfg.seed))
     model = build_model(datamodule.label_list, **dict(cfg.model.backbone))
-    init_digest = weights_digest(model)
+    init_digest = shared.weights_digest(model)
     collator = LayoutTokenCollator(datamodule.tokenizer)
     clock = HFStepClock()
     with tempfile.TemporaryDirectory(prefix="bench-hf-") as root:
@@ -92,10 +84,10 @@ def run_hf(spec: Mapping[str, Any]) -> dict[str, Any]:
         "batches": collator.records,
         "threads": clock.threads,
         "fit_s": fit_s,
-        "n_params": count_params(model),
+        "n_params": shared.count_params(model),
         "init_weights": init_digest,
         "train_windows": len(features),
-        "mean_window_tokens": mean_window_tokens(datamodule.train_windows),
+        "mean_window_tokens": shared.mean_window_tokens(datamodule.train_windows),
         "steps_per_epoch": datamodule.steps_per_epoch(),
         "precision": "bf16-mixed" if args.bf16 else "32-true",
         "optimizer_impl": str(args.optim.value if hasattr(args.optim, "value") else args.optim),
@@ -104,5 +96,5 @@ def run_hf(spec: Mapping[str, Any]) -> dict[str, Any]:
         "deterministic": False,
     }
     if spec["mode"] == "f1":
-        result["val"] = entity_f1(model, datamodule, datamodule.label_list, "cuda" if args.bf16 else "cpu")
+        result["val"] = shared.entity_f1(model, datamodule, datamodule.label_list, "cuda" if args.bf16 else "cpu")
     return result

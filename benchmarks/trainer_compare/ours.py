@@ -36,27 +36,19 @@ def run_ours(spec: Mapping[str, Any]) -> dict[str, Any]:
     import torch
     from hydra.utils import instantiate
 
+    from benchmarks.trainer_compare import shared
     from benchmarks.trainer_compare.lightning_clock import StepClock
-    from benchmarks.trainer_compare.shared import (
-        build_datamodule,
-        compose,
-        count_params,
-        entity_f1,
-        mean_window_tokens,
-        seed_all,
-        weights_digest,
-    )
 
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    cfg = compose(spec["overrides"])
-    datamodule = build_datamodule(cfg)
+    cfg = shared.compose(spec["overrides"])
+    datamodule = shared.build_datamodule(cfg)
     t0 = time.perf_counter()
     datamodule.encode(datamodule.train_receipts)  # what re-tokenising every epoch would cost
     tokenise_s = time.perf_counter() - t0
-    seed_all(int(cfg.seed))
+    shared.seed_all(int(cfg.seed))
     module = instantiate(cfg.model, label_list=datamodule.label_list, _convert_="all")
-    init_digest = weights_digest(module.model)
+    init_digest = shared.weights_digest(module.model)
     if spec.get("compile"):
         # Shapes change with every batch (dynamic padding): compile for dynamic shapes at once
         # rather than recompiling per new length.
@@ -80,10 +72,10 @@ def run_ours(spec: Mapping[str, Any]) -> dict[str, Any]:
         "batches": clock.batches,
         "threads": clock.threads,
         "fit_s": fit_s,
-        "n_params": count_params(module.model),
+        "n_params": shared.count_params(module.model),
         "init_weights": init_digest,
         "train_windows": len(datamodule.train_windows),
-        "mean_window_tokens": mean_window_tokens(datamodule.train_windows),
+        "mean_window_tokens": shared.mean_window_tokens(datamodule.train_windows),
         "steps_per_epoch": steps_per_epoch,
         "tokenise_s": tokenise_s,
         "precision": str(cfg.trainer.precision),
@@ -94,5 +86,5 @@ def run_ours(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
     if spec["mode"] == "f1":
         device = "cuda" if str(cfg.trainer.accelerator) == "gpu" else "cpu"
-        result["val"] = entity_f1(module.model, datamodule, datamodule.label_list, device)
+        result["val"] = shared.entity_f1(module.model, datamodule, datamodule.label_list, device)
     return result

@@ -1,9 +1,23 @@
-"""A local stand-in for the CloudFormation stack: moto's server on 127.0.0.1 with the same
-queues and tables, a shared root directory, and the environment that points every command at
-them (``receipt-lightning dev-stack``).
+"""A local stand-in for the CloudFormation stack: moto's server on 127.0.0.1 with
+``launch/template.yaml`` itself deployed into moto's CloudFormation (so the laptop stack and AWS
+cannot drift), a shared root directory, and the environment that points every command at them
+(``receipt-lightning dev-stack``).
+
+moto deploys every resource type the template uses (SQS queues, DynamoDB tables, the EFS file
+system with its access points and mount targets, security groups, the IAM role and instance
+profile, the launch template and the Auto Scaling group; moto 5.2). What it gets wrong, and the
+only stubs here:
+
+- an ``AWS::SSM::Parameter::Value<...>`` parameter resolves its *Default* even when a value is
+  passed, and moto refuses to create parameters under ``/aws/``: the AMI parameter's default name
+  is swapped for a local parameter holding one of moto's AMI ids;
+- a ``CommaDelimitedList`` *default* is not split: ``InstanceTypes`` is passed;
+- ``Ref`` of an ``AWS::EFS::AccessPoint`` renders as a Python repr, and a laptop cannot mount the
+  file system anyway: the EFS outputs are not exported (``--stack dev`` still shows them).
 
 moto keeps everything in memory: stopping the server forgets queues, tables and jobs; the
-shared root (datasets, checkpoints) stays on disk.
+shared root (datasets, checkpoints) stays on disk. ``create_queues``/``create_tables`` build the
+same queues and tables by hand, in milliseconds, for tests.
 """
 
 from __future__ import annotations
@@ -18,8 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from receipt_lightning.aws import resources
-from receipt_lightning.errors import InputError
+from receipt_lightning.errors import FatalError, InputError
 
+TEMPLATE_FILE = "template.yaml"  # launch/template.yaml; packaged as receipt_lightning.launch
+# The ImageId parameter's default (AWS's public SSM name) and the local parameter moto gets instead.
+AWS_AMI_PARAMETER = (
+    "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id"
+)
+DEV_AMI_PARAMETER = "/receipt-lightning-dev/ami-id"
+# Outputs a laptop does not export: it cannot mount moto's EFS, and moto renders access point ids
+# as Python reprs.
+NOT_EXPORTED = frozenset({"RL_EFS_ID", "RL_EFS_AP_DATASETS", "RL_EFS_AP_RUNS"})
 DEFAULT_PORT = 5000
 DEFAULT_ROOT = "dev-stack-root"
 STACK_NAME = "dev"
@@ -116,8 +139,9 @@ def create_root(root: str | os.PathLike[str]) -> Path:
 
 
 def publish_outputs(cfn, stack_name: str, env: dict[str, str]) -> None:
-    """A moto stack whose outputs name the resources, so ``--stack dev`` works locally too.
-    Its only resource is a WaitConditionHandle, which moto (and CloudFormation) treat as a no-op."""
+    """A moto stack whose outputs name resources made by ``create_queues``/``create_tables`` (tests:
+    ``--stack NAME`` without deploying the whole template). Its only resource is a
+    WaitConditionHandle, which moto (and CloudFormation) treat as a no-op."""
     # moto warns that it does not model this resource (harmless: there is nothing to model).
     warnings.filterwarnings(
         "ignore", message=".*AWS::CloudFormation::WaitConditionHandle", category=UserWarning
@@ -127,6 +151,57 @@ def publish_outputs(cfn, stack_name: str, env: dict[str, str]) -> None:
         "Outputs": {key: {"Value": env[var]} for var, key in resources.ENV_TO_OUTPUT.items() if var in env},
     }
     cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(template))
+
+
+def template_path() -> Path:
+    """``launch/template.yaml`` of this source tree, else the copy installed with the package."""
+    import importlib.util
+
+    candidates = [Path(__file__).resolve().parents[2] / "launch" / TEMPLATE_FILE]
+    spec = importlib.util.find_spec("receipt_lightning.launch")
+    candidates += [Path(p) / TEMPLATE_FILE for p in (spec.submodule_search_locations or [])] if spec else []
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FatalError(f"CloudFormation template not found (looked at {', '.join(map(str, candidates))})")
+
+
+def deploy_template(endpoint: str, stack_name: str, root: Path) -> dict[str, str]:
+    """Deploy ``launch/template.yaml`` as ``stack_name`` into moto's CloudFormation at ``endpoint``
+    (in the default VPC, no instances, the shared root as mount point); returns {env var: output}
+    for the outputs a laptop uses."""
+    body = template_path().read_text()
+    if AWS_AMI_PARAMETER not in body:
+        raise FatalError(f"{template_path()}: ImageId's default is no longer {AWS_AMI_PARAMETER}; update dev_stack.py")
+    ec2 = _client("ec2", endpoint)
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = sorted(
+        s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    )
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    _client("ssm", endpoint).put_parameter(Name=DEV_AMI_PARAMETER, Value=ami, Type="String", Overwrite=True)
+    params = {
+        "VpcId": vpc,
+        "SubnetA": subnets[0],
+        "SubnetB": subnets[1] if len(subnets) > 1 else "",
+        "InstanceTypes": "g4dn.xlarge,g5.xlarge,g6.xlarge",  # the template's default, passed (see above)
+        "DesiredCapacity": "0",  # no (pretend) instances: workers run on this machine
+        "MountPoint": str(root),
+    }
+    cfn = _client("cloudformation", endpoint)
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=body.replace(AWS_AMI_PARAMETER, DEV_AMI_PARAMETER),
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+    )
+    cfn.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    outputs = resources.stack_outputs(stack_name, cfn)
+    return {
+        var: outputs[key]
+        for var, key in resources.ENV_TO_OUTPUT.items()
+        if key in outputs and var not in NOT_EXPORTED
+    }
 
 
 def export_lines(env: dict[str, str]) -> list[str]:
@@ -146,9 +221,9 @@ def write_env_file(root: Path, env: dict[str, str]) -> Path:
 def start_dev_stack(
     port: int = DEFAULT_PORT, root: str | os.PathLike[str] = DEFAULT_ROOT, stack_name: str = STACK_NAME
 ) -> tuple[Any, dict[str, str]]:
-    """Start moto on 127.0.0.1:``port``, create the queues, tables, root and a ``stack_name``
-    stack with the outputs. Returns (the running ThreadedMotoServer, the environment to export).
-    The caller stops the server (``server.stop()``)."""
+    """Start moto on 127.0.0.1:``port``, create the root and deploy ``launch/template.yaml`` as
+    ``stack_name``. Returns (the running ThreadedMotoServer, the environment to export). The
+    caller stops the server (``server.stop()``)."""
     from moto.server import ThreadedMotoServer
 
     check_port_free(port)
@@ -159,10 +234,8 @@ def start_dev_stack(
     endpoint = f"http://127.0.0.1:{port}"
     try:
         env = base_env(endpoint)
-        env.update(create_queues(_client("sqs", endpoint), stack_name))
-        env.update(create_tables(_client("dynamodb", endpoint), stack_name))
-        env["RL_SHARED_ROOT"] = str(root_path)
-        publish_outputs(_client("cloudformation", endpoint), stack_name, env)
+        env.update(deploy_template(endpoint, stack_name, root_path))
+        env["RL_SHARED_ROOT"] = str(root_path)  # = the SharedRoot output (MountPoint)
     except BaseException:
         server.stop()
         raise

@@ -59,13 +59,17 @@ class StackNames:
     metrics_table: str | None
     sweeps_table: str | None
     shared_root: str | None
+    efs_id: str | None = None  # EFS file system id (FileSystemId output, RL_EFS_ID); `start-worker --mount-efs`
+    datasets_access_point: str | None = None  # EFS access point of datasets/ (read-only mount)
+    runs_access_point: str | None = None  # EFS access point of runs/
 
 
-def stack_outputs(stack_name: str) -> dict[str, str]:
-    """CloudFormation outputs of ``stack_name`` as {OutputKey: OutputValue}."""
+def stack_outputs(stack_name: str, cfn=None) -> dict[str, str]:
+    """CloudFormation outputs of ``stack_name`` as {OutputKey: OutputValue} (through ``cfn``, a
+    boto3 CloudFormation client, when given)."""
     from receipt_lightning.aws.session import client
 
-    resp = client("cloudformation").describe_stacks(StackName=stack_name)
+    resp = (cfn or client("cloudformation")).describe_stacks(StackName=stack_name)
     outputs = resp["Stacks"][0].get("Outputs", [])
     return {o["OutputKey"]: o["OutputValue"] for o in outputs}
 
@@ -86,6 +90,9 @@ def resolve_names(stack: str | None = None, env: dict[str, str] | None = None) -
         metrics_table=env.get("RL_METRICS_TABLE") or None,
         sweeps_table=env.get("RL_SWEEPS_TABLE") or None,
         shared_root=env.get("RL_SHARED_ROOT") or None,
+        efs_id=env.get("RL_EFS_ID") or None,
+        datasets_access_point=env.get("RL_EFS_AP_DATASETS") or None,
+        runs_access_point=env.get("RL_EFS_AP_RUNS") or None,
     )
 
 

@@ -1,9 +1,10 @@
-"""Run a local AWS stand-in (moto's server on 127.0.0.1) with the project's queues, tables and
-shared root, print the environment as `export NAME=value` lines, and serve until Ctrl-C.
+"""Run a local AWS stand-in (moto's server on 127.0.0.1) with launch/template.yaml deployed into
+it (queues, tables, ...) and a shared root, print the environment as `export NAME=value` lines,
+and serve until Ctrl-C.
 
 In another terminal, `source <root>/dev-stack.env` (written once the stack is ready, removed
 when it stops) or paste the printed lines; then submit-job, start-worker, job-status and sweeps
-need no further flags. `--stack dev` also works: the outputs are published as a stack named dev.
+need no further flags. `--stack dev` also works: the template is deployed as a stack named dev.
 Everything but the shared root lives in memory and is gone when the server stops.
 """
 

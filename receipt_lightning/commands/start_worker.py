@@ -1,13 +1,21 @@
 """Run a worker: take training jobs from the queues (high, normal, low), one at a time.
 
 Every flag defaults from the RL_* environment that the stack outputs or `receipt-lightning
-dev-stack` provide. Also runnable as `python -m receipt_lightning.worker`.
+dev-stack` provide (`--stack NAME` reads all of them, the EFS id included). Without a dead-letter
+queue (--dlq-url, RL_DLQ_URL, the stack's, or the queues' own redrive target) the worker says so
+at start, and a rejected or finally failed job's message is logged and deleted (the reason stays
+on the job record). Also runnable as `python -m receipt_lightning.worker`.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+
+log = logging.getLogger(__name__)
+# Where `--mount-efs` mounts when no shared root is named: the template's SharedRoot default.
+DEFAULT_MOUNT_ROOT = "/mnt/receipt-lightning"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,7 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     where = p.add_mutually_exclusive_group()
     where.add_argument(
-        "--mount-efs", action="store_true", help="mount the stack's EFS at $RL_SHARED_ROOT first"
+        "--mount-efs",
+        action="store_true",
+        help=f"mount the stack's EFS (--stack or $RL_EFS_ID) at $RL_SHARED_ROOT (default {DEFAULT_MOUNT_ROOT}) first",
     )
     where.add_argument(
         "--efs-root", metavar="DIR", help="use an existing shared root (default $RL_SHARED_ROOT)"
@@ -74,12 +84,12 @@ def options_from_args(args: argparse.Namespace):
     urls = dict(names.queue_urls)
     urls.update({k: v for k, v in (("high", args.queue_url_high), ("normal", args.queue_url),
                                    ("low", args.queue_url_low)) if v})  # fmt: skip
-    root_text = args.efs_root or names.shared_root
+    root_text = args.efs_root or names.shared_root or (DEFAULT_MOUNT_ROOT if args.mount_efs else None)
     if not root_text:
         raise InputError("no shared root: pass --efs-root DIR or --mount-efs, or set RL_SHARED_ROOT")
     root = Path(root_text).expanduser().resolve()
     if args.mount_efs:
-        mount_efs(os.environ.get("RL_EFS_ID"), root)
+        mount_efs(names.efs_id, root, names.datasets_access_point, names.runs_access_point)
     if not root.is_dir():
         raise InputError(f"--efs-root {root}: not a directory")
     endpoint = args.spot_metadata_endpoint
@@ -89,9 +99,16 @@ def options_from_args(args: argparse.Namespace):
         endpoint = DEFAULT_ENDPOINT
     if not 0 <= args.poll_wait <= 20:
         raise InputError(f"--poll-wait {args.poll_wait}: SQS long polls wait 0..20 s")
+    dlq_url = args.dlq_url or names.dlq_url
+    if not dlq_url:
+        from receipt_lightning.jobs.queues import redrive_target
+
+        dlq_url = redrive_target(urls)
+        if dlq_url:
+            log.info("dead-letter queue %s: the redrive target of the job queues", dlq_url)
     return WorkerOptions(
         queue_urls=urls,
-        dlq_url=args.dlq_url or names.dlq_url,
+        dlq_url=dlq_url,
         jobs_table=args.dynamo_table or names.jobs_table or "",
         root=root,
         instances_table=args.instance_registry_table or names.instances_table,

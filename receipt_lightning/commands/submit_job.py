@@ -13,6 +13,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, metavar="FILE.yaml", help="job file (model, training, data)")
     p.add_argument("--queue-url", help="queue to use (default: the priority's $RL_QUEUE_URL[_HIGH|_LOW])")
     p.add_argument("--stack", help="read resource names from this CloudFormation stack's outputs")
+    p.add_argument("--dynamo-table", help="jobs table (default $RL_JOBS_TABLE)")
     p.add_argument("--priority", choices=("high", "normal", "low"), help="default: the file's, else normal")
     p.add_argument("--job-id", help="job id (= run_id); default: a new one. An existing id adds nothing")
     p.add_argument("overrides", nargs="*", metavar="override", help="Hydra override key=value, applied last")
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         overrides=merge_overrides(spec.overrides, args.overrides),
         job_id=args.job_id,
         names=resolve_names(args.stack),
+        dynamo_table=args.dynamo_table,
     )
     print(job_id)
     return 0

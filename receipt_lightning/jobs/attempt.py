@@ -126,7 +126,7 @@ class Attempt:
         job_fields["failures"] = failures
         if rc in EXIT_FATAL_CODES or failures >= self.opts.max_failures:
             why = "fatal error (not retried)" if rc in EXIT_FATAL_CODES else f"failed {failures} times"
-            job_fields.update(dead_lettered=True, ended_at=time.time())
+            job_fields.update(dead_lettered=bool(self.w.opts.dlq_url), ended_at=time.time())
             if self.lease.release(FAILED, FAILED, job_fields, fields):
                 queues.dead_letter(self.w.opts.dlq_url, self.m, f"{why}: {error}", self.msg.job_id)
             return FAILED

@@ -2,7 +2,8 @@
 
 The launch template mounts it at boot (launch/ec2_user_data.sh); ``start-worker --mount-efs`` does
 the same for a worker started by hand, and does nothing when the directories are mounted already.
-Access point ids come from ``RL_EFS_AP_DATASETS`` / ``RL_EFS_AP_RUNS``; without them the file
+The file system and access point ids come from the stack's outputs (``--stack``) or
+``RL_EFS_ID`` / ``RL_EFS_AP_DATASETS`` / ``RL_EFS_AP_RUNS``; without access points the file
 system root is mounted at ``root`` read-write.
 """
 
@@ -34,14 +35,19 @@ def _mount(fs_id: str, target: Path, options: list[str]) -> None:
         raise FatalError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()[:500]}")
 
 
-def mount_efs(fs_id: str | None, root: Path) -> Path:
+def mount_efs(
+    fs_id: str | None, root: Path, datasets_ap: str | None = None, runs_ap: str | None = None
+) -> Path:
     """Mount ``fs_id`` under ``root`` (datasets/ read-only and runs/ with access points, else the
-    whole file system at ``root``); returns ``root``."""
+    whole file system at ``root``); returns ``root``. Access points default from the environment."""
     if not fs_id:
-        raise InputError("--mount-efs needs the file system id: set RL_EFS_ID or pass --stack")
+        raise InputError(
+            "--mount-efs needs the file system id: pass --stack NAME (its FileSystemId output) or set RL_EFS_ID"
+        )
     if shutil.which("mount.efs") is None and not Path("/sbin/mount.efs").exists():
         raise FatalError("--mount-efs needs amazon-efs-utils (mount.efs); install it or use --efs-root DIR")
-    datasets_ap, runs_ap = os.environ.get("RL_EFS_AP_DATASETS"), os.environ.get("RL_EFS_AP_RUNS")
+    datasets_ap = datasets_ap or os.environ.get("RL_EFS_AP_DATASETS")
+    runs_ap = runs_ap or os.environ.get("RL_EFS_AP_RUNS")
     if datasets_ap and runs_ap:
         _mount(fs_id, root / "datasets", ["ro", f"accesspoint={datasets_ap}"])
         _mount(fs_id, root / "runs", [f"accesspoint={runs_ap}"])

@@ -23,7 +23,12 @@ MODEL_CHOICES: dict[str, str] = {
     "layoutlm_base": "layoutlm_base",
     "microsoft/layoutlm-base-uncased": "layoutlm_base",
 }
+# The model of a job that names none (receipt-trainer's API and job files): a pretrained text
+# encoder, offline; layoutlm_tiny is for tests and the smoke run only.
+DEFAULT_MODEL = "layoutlm_minilm"
 DATA_FORMATS: tuple[str, ...] = ("synthetic", "sroie", "jsonl")
+# conf/trainer/ options a job may name (auto: the worker's machine decides; the default).
+TRAINERS: tuple[str, ...] = ("auto", "cpu", "cpu_bf16", "gpu", "ddp")
 # A dataset name is one directory under <shared root>/datasets/: no separators, no "..".
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -40,7 +45,7 @@ class TrainingConfig:
     max_length: int | None = None  # sub-tokens per window incl. [CLS]/[SEP] -> data.max_length
     seed: int | None = None  # global seed (data order, init, dropout) -> seed
     max_steps: int | None = None  # hard stop in optimiser steps (-1 = none) -> trainer.max_steps
-    trainer: str | None = None  # Hydra trainer group: cpu | gpu | ddp -> trainer=<name>
+    trainer: str | None = None  # Hydra trainer group: auto | cpu | cpu_bf16 | gpu | ddp -> trainer=<name>; None = auto on the worker
     experiment: str | None = None  # Hydra experiment preset applied first -> experiment=<name>
 
     def validate(self) -> None:
@@ -54,8 +59,8 @@ class TrainingConfig:
                 raise InputError(f"training.{name} must be a non-negative number, got {value!r}")
         if self.warmup_ratio is not None and self.warmup_ratio > 1:
             raise InputError(f"training.warmup_ratio must be in [0, 1], got {self.warmup_ratio!r}")
-        if self.trainer is not None and self.trainer not in ("cpu", "gpu", "ddp"):
-            raise InputError(f"training.trainer must be cpu, gpu or ddp, got {self.trainer!r}")
+        if self.trainer is not None and self.trainer not in TRAINERS:
+            raise InputError(f"training.trainer must be one of {', '.join(TRAINERS)}, got {self.trainer!r}")
 
 
 @dataclass

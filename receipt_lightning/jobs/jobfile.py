@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from receipt_lightning.errors import InputError
-from receipt_lightning.jobs.job_config import DataConfig, TrainingConfig, from_dict
+from receipt_lightning.jobs.job_config import DEFAULT_MODEL, DataConfig, TrainingConfig, from_dict
 
 KNOWN_KEYS = ("model", "priority", "training", "data", "overrides")
 
 
 @dataclass
 class JobSpec:
-    model: str  # model_name of submit_training_job
+    model: str  # model_name of submit_training_job; default layoutlm_minilm
     training: TrainingConfig
     data: DataConfig
     overrides: list[str] = field(default_factory=list)  # extra Hydra overrides, applied last
@@ -38,7 +38,7 @@ def load_job_file(path: str | Path) -> JobSpec:
     unknown = sorted(set(doc) - set(KNOWN_KEYS))
     if unknown:
         raise InputError(f"unknown key {unknown[0]!r} (known: {', '.join(KNOWN_KEYS)})", source=source)
-    model = doc.get("model")
+    model = doc.get("model", DEFAULT_MODEL)
     if not isinstance(model, str):
         raise InputError("key 'model' must name a model (e.g. layoutlm_tiny)", source=source)
     overrides = doc.get("overrides") or []

@@ -42,7 +42,7 @@ ALLOWED_KEYS: frozenset[str] = frozenset(
 ALLOWED_GROUPS: dict[str, tuple[str, ...] | None] = {
     "data": ("synthetic", "sroie", "jsonl"),
     "model": ("layoutlm_tiny", "layoutlm_minilm", "layoutlm_base"),
-    "trainer": ("cpu", "gpu", "ddp"),
+    "trainer": ("auto", "cpu", "cpu_bf16", "gpu", "ddp"),
     "experiment": None,
 }
 ADDABLE: frozenset[str] = frozenset({"experiment"})

@@ -75,10 +75,28 @@ def settle(action: str, m: Received, seconds: float = 0.0) -> bool:
     return True
 
 
+def redrive_target(urls: dict[str, str | None]) -> str | None:
+    """The URL of the dead-letter queue the job queues redrive to (their ``RedrivePolicy``), or
+    None when none has one: a worker started with queue URLs only still finds its DLQ."""
+    for url in filter(None, urls.values()):
+        attrs = _sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
+        if "RedrivePolicy" not in attrs:
+            continue
+        arn = json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"]  # arn:aws:sqs:region:account:name
+        _, _, _, _, account, name = arn.split(":", 5)
+        return _sqs().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    return None
+
+
 def dead_letter(dlq_url: str | None, m: Received, reason: str, job_id: str | None) -> None:
-    """Move ``m`` to the dead-letter queue now, with the reason as message attributes."""
+    """Move ``m`` to the dead-letter queue now, with the reason as message attributes. Without a
+    dead-letter queue (the worker said so at start) the message is logged and deleted: the job
+    record keeps the reason, and a message left in place would come back forever."""
     if not dlq_url:
-        raise FatalError("no dead-letter queue: pass --dlq-url or set RL_DLQ_URL")
+        log.warning("no dead-letter queue: deleting message %s of job %s (%s); the job record keeps the "
+                    "reason", m.message_id, job_id or "?", reason[:300])  # fmt: skip
+        delete(m)
+        return
     attrs = {
         "reason": {"DataType": "String", "StringValue": reason[:1000] or "-"},
         "source_queue": {"DataType": "String", "StringValue": m.queue_url},

@@ -15,10 +15,26 @@ from typing import Any
 from receipt_lightning.aws.resources import PRIORITIES, StackNames, resolve_names
 from receipt_lightning.errors import InputError
 from receipt_lightning.jobs import queues
-from receipt_lightning.jobs.job_config import DataConfig, TrainingConfig, job_overrides, to_dict
+from receipt_lightning.jobs.job_config import (
+    DEFAULT_MODEL,
+    DataConfig,
+    TrainingConfig,
+    job_overrides,
+    to_dict,
+)
 from receipt_lightning.jobs.messages import JOB_ID, JobMessage, PoisonMessage, new_job_id
 from receipt_lightning.jobs.overrides import validate_overrides
 from receipt_lightning.jobs.records import QUEUED, JobStore, UpdateBuilder
+
+# A queued job that names no trainer gets this one: the instance that runs it decides device and
+# precision (conf/trainer/auto.yaml), so one job file trains on a GPU instance and a laptop alike.
+DEFAULT_TRAINER = "trainer=auto"
+
+
+def with_default_trainer(overrides: Sequence[str]) -> list[str]:
+    """``overrides``, plus ``trainer=auto`` first unless they choose a trainer themselves."""
+    named = any(o.split("=", 1)[0].lstrip("+") == "trainer" for o in overrides)
+    return list(overrides) if named else [DEFAULT_TRAINER, *overrides]
 
 
 def _queue_url(names: StackNames, priority: str, queue_url: str | None) -> str:
@@ -42,10 +58,19 @@ def submit_overrides(
     dataset: str | None = None,
     data_format: str | None = None,
     config: dict[str, Any] | None = None,
+    dynamo_table: str | None = None,
 ) -> str:
-    """Queue one training run given as Hydra overrides; returns its job id (= run_id)."""
+    """Queue one training run given as Hydra overrides; returns its job id (= run_id). A job
+    that chooses no trainer gets ``trainer=auto`` (recorded with its overrides)."""
+    overrides = with_default_trainer(overrides)
     names = names or resolve_names()
     url = _queue_url(names, priority, queue_url)
+    table = dynamo_table or names.jobs_table
+    if not table:
+        raise InputError(
+            "no jobs table: pass --dynamo-table or --stack (submit-job), dynamo_table= or "
+            "names=resolve_names(STACK) (submit_training_job), or set RL_JOBS_TABLE"
+        )
     job_id = job_id or new_job_id()
     if not JOB_ID.match(job_id):
         raise InputError(f"job id {job_id!r} must match {JOB_ID.pattern}")
@@ -55,7 +80,7 @@ def submit_overrides(
         raise InputError(str(err)) from None
     if dataset is not None:
         DataConfig(dataset_name=dataset, data_format=data_format).validate()
-    store = JobStore(names.jobs_table or "")
+    store = JobStore(table)
     msg = JobMessage(
         job_id=job_id,
         overrides=list(overrides),
@@ -100,19 +125,25 @@ def merge_overrides(base: Sequence[str], extra: Sequence[str]) -> list[str]:
 
 
 def submit_training_job(
-    model_name: str,
-    training_config: TrainingConfig,
-    data_config: DataConfig,
+    model_name: str = DEFAULT_MODEL,
+    training_config: TrainingConfig | None = None,
+    data_config: DataConfig | None = None,
     queue_url: str | None = None,
     priority: str = "normal",
     *,
+    dynamo_table: str | None = None,
     overrides: Sequence[str] = (),
     job_id: str | None = None,
     sweep_id: str | None = None,
     names: StackNames | None = None,
 ) -> str:
     """The receipt-trainer API: queue a job from a model name and the two config dataclasses.
-    Extra ``overrides`` come last and win. Returns the job id."""
+    Extra ``overrides`` come last and win. Returns the job id. Unset: ``layoutlm_minilm`` (the
+    pretrained text encoder), the experiment's training settings, synthetic receipts unless
+    ``data_config.dataset_name`` names a dataset; the worker's machine picks device and precision
+    (``trainer=auto``) unless ``training_config.trainer`` names one."""
+    training_config = training_config or TrainingConfig()
+    data_config = data_config or DataConfig()
     mapped = merge_overrides(job_overrides(model_name, training_config, data_config), overrides)
     config = {
         "model": model_name,
@@ -130,4 +161,5 @@ def submit_training_job(
         dataset=data_config.dataset_name,
         data_format=data_config.data_format,
         config=config,
+        dynamo_table=dynamo_table,
     )

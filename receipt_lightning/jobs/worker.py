@@ -76,6 +76,11 @@ class Worker:
                 signal.signal(sig, self._on_signal)
         max_receive = self.queues.max_receive_count()
         self._refresh_at = max(2, max_receive - 1) if max_receive else None
+        if not self.opts.dlq_url:
+            log.warning(
+                "no dead-letter queue (--dlq-url, RL_DLQ_URL, --stack, or a redrive policy on the job "
+                "queues): rejected and finally failed jobs are recorded on the job and their messages deleted"
+            )
         self.watch.start()
         self.beat("idle")
         log.info("worker %s (%s, %s) polling %s", self.holder.worker_id, self.holder.instance_type,

@@ -6,6 +6,11 @@
 Queues the cartesian product through the same path as ``python -m receipt_lightning.train -m
 hydra/launcher=sqs ...`` (it runs exactly that command), prints the sweep id, and with
 ``--monitor`` shows the live table until every trial has ended (or ``--timeout``).
+
+With no grid flags (``--stack dev --monitor``) it runs the default grid, ``DEFAULT_GRID``:
+learning rates 1e-4,2e-4,3e-4 x batch sizes 8,16 x 12 epochs (6 jobs) of ``layoutlm_minilm``,
+around the SROIE recipe (3e-4, batch 8, 12 epochs; docs/sroie.md). Each grid flag given replaces
+its default alone. ``--model`` defaults to layoutlm_minilm unless ``--experiment`` picks one.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from receipt_lightning.errors import EXIT_FAILED, EXIT_USAGE, InputError
+from receipt_lightning.jobs.job_config import DEFAULT_MODEL
 
 _SWEEP_LINE = re.compile(r"^sweep_id=(\S+)\s*$", re.MULTILINE)
+# The grid of a sweep started without grid flags (module docstring): flag dest -> values.
+DEFAULT_GRID: dict[str, str] = {"learning_rates": "1e-4,2e-4,3e-4", "batch_sizes": "8,16", "epochs": "12"}
 
 
 def _values(text: str, kind: Callable[[str], object], flag: str) -> str:
@@ -40,11 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stack", help="CloudFormation stack naming the queues and tables (default: RL_* env)")
     p.add_argument("--queue-url", help="send every job to this queue (default: the priority's queue)")
     p.add_argument("--priority", choices=("high", "normal", "low"), default="normal")
-    p.add_argument("--learning-rates", required=True, help="comma-separated, e.g. 5e-5,3e-5,1e-5")
-    p.add_argument("--batch-sizes", required=True, help="comma-separated, e.g. 4,8,16")
-    p.add_argument("--epochs", required=True, help="comma-separated max epochs, e.g. 3,5,10")
+    p.add_argument("--learning-rates", default=DEFAULT_GRID["learning_rates"],
+                   help=f"comma-separated (default {DEFAULT_GRID['learning_rates']})")  # fmt: skip
+    p.add_argument("--batch-sizes", default=DEFAULT_GRID["batch_sizes"],
+                   help=f"comma-separated (default {DEFAULT_GRID['batch_sizes']})")  # fmt: skip
+    p.add_argument("--epochs", default=DEFAULT_GRID["epochs"],
+                   help=f"comma-separated max epochs (default {DEFAULT_GRID['epochs']})")  # fmt: skip
     p.add_argument("--max-samples", help="cap on training receipts (one value or a comma-separated list)")
-    p.add_argument("--model", help="model config: layoutlm_tiny | layoutlm_minilm | layoutlm_base")
+    p.add_argument("--model", help=f"model config: layoutlm_tiny | layoutlm_minilm | layoutlm_base "
+                   f"(default {DEFAULT_MODEL}, or the --experiment's)")  # fmt: skip
     p.add_argument("--experiment", help="experiment preset under conf/experiment/")
     p.add_argument("--sweep-id", help="name the sweep (default: derived from the combinations)")
     p.add_argument("--metric", default="val/f1", help="metric that ranks trials (val/f1)")
@@ -67,8 +79,9 @@ def launch_command(args: argparse.Namespace) -> list[str]:
         cmd.append(f"hydra.launcher.sweep_id={args.sweep_id}")
     if args.experiment:
         cmd.append(f"experiment={args.experiment}")
-    if args.model:
-        cmd.append(f"model={args.model}")
+    model = args.model or (None if args.experiment else DEFAULT_MODEL)
+    if model:
+        cmd.append(f"model={model}")
     cmd += [
         "model.learning_rate=" + _values(args.learning_rates, float, "--learning-rates"),
         "data.batch_size=" + _values(args.batch_sizes, int, "--batch-sizes"),

@@ -9,6 +9,7 @@ import shlex
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -92,7 +93,13 @@ def test_start_dev_stack_creates_everything_and_names_it(tmp_path, monkeypatch):
 
         reset_session()
         from_stack = resources.resolve_names(stack="dev", env={})
-        assert from_env == from_stack
+        # The stack is launch/template.yaml itself: it has the EFS outputs a laptop does not export.
+        assert from_stack.efs_id and from_env.efs_id is None
+        assert from_env == replace(from_stack, efs_id=None, datasets_access_point=None, runs_access_point=None)
+        stack = _boto(env, "cloudformation").describe_stacks(StackName="dev")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        types = {r["ResourceType"] for r in _boto(env, "cloudformation").list_stack_resources(StackName="dev")["StackResourceSummaries"]}
+        assert {"AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::EFS::FileSystem", "AWS::AutoScaling::AutoScalingGroup"} <= types
         assert all(from_env.queue_urls.values()) and from_env.dlq_url and from_env.sweeps_table
     finally:
         server.stop()

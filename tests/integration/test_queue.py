@@ -99,7 +99,7 @@ def test_submit_job_cli_with_the_example_file(stack, monkeypatch, capsys):
     names, env, _ = stack
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    example = str(Path(__file__).resolve().parents[2] / "conf" / "jobs" / "example_job.yaml")
+    example = str(Path(__file__).resolve().parents[2] / "conf" / "jobs" / "smoke_job.yaml")
     assert main(["submit-job", "--config", example, "--priority", "high", "seed=3"]) == 0
     job_id = capsys.readouterr().out.strip()
     job = JobStore(names.jobs_table).get(job_id)

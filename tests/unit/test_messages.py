@@ -161,12 +161,21 @@ def test_unknown_model():
         job_overrides("gpt-5", TrainingConfig(), DataConfig())
 
 
-def test_example_job_file_maps_and_validates():
+@pytest.mark.parametrize("name", ["example_job.yaml", "smoke_job.yaml"])
+def test_example_job_files_map_and_validate(name):
     from receipt_lightning.jobs.jobfile import load_job_file
 
-    spec = load_job_file(REPO / "conf" / "jobs" / "example_job.yaml")
+    spec = load_job_file(REPO / "conf" / "jobs" / name)
     overrides = job_overrides(spec.model, spec.training, spec.data) + spec.overrides
     assert validate_overrides(overrides) == overrides
+
+
+def test_a_job_file_without_a_model_trains_minilm(tmp_path):
+    from receipt_lightning.jobs.jobfile import load_job_file
+
+    path = tmp_path / "job.yaml"
+    path.write_text("data:\n  dataset_name: sroie\n")
+    assert load_job_file(path).model == "layoutlm_minilm"
 
 
 def test_job_file_errors_name_the_key(tmp_path):
