@@ -22,11 +22,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import tempfile
 
-    from receipt_lightning.export.upload import is_s3_url, parse_s3_url, upload_dir
+    from transformers.utils import logging as hf_logging
+
+    from receipt_lightning.export.upload import check_bucket, is_s3_url, upload_dir
     from receipt_lightning.export.writer import export_model, report_json
 
+    hf_logging.disable_progress_bar()  # transformers' save/load bars: noise around our report
     if is_s3_url(args.to):
-        parse_s3_url(args.to)  # a bad URL fails before minutes of export
+        check_bucket(args.to)  # a bad URL or bucket fails before minutes of export
         with tempfile.TemporaryDirectory(prefix="rl-export-") as tmp:
             report = export_model(args.source, f"{tmp}/model", onnx=args.onnx)
             keys = upload_dir(report.to, args.to)

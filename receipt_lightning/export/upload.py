@@ -32,6 +32,7 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 
 def upload_dir(local: str | Path, url: str) -> list[str]:
     """Upload every file of ``local`` under ``url``; returns the keys written."""
+    from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import BotoCoreError, ClientError
 
     from receipt_lightning.aws.session import client
@@ -46,12 +47,31 @@ def upload_dir(local: str | Path, url: str) -> list[str]:
         key = "/".join(filter(None, [prefix, path.relative_to(root).as_posix()]))
         try:
             s3.upload_file(str(path), bucket, key)
-        except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchBucket", "AccessDenied", "403", "404"):
-                raise InputError(f"cannot upload to s3://{bucket}/{key}: {code}", source=url) from err
-            raise RetryableError(f"upload of {path} to s3://{bucket}/{key} failed: {err}") from err
-        except BotoCoreError as err:
-            raise RetryableError(f"upload of {path} to s3://{bucket}/{key} failed: {err}") from err
+        except (S3UploadFailedError, ClientError, BotoCoreError) as err:
+            raise _upload_error(err, f"s3://{bucket}/{key}", url) from err
         keys.append(key)
     return keys
+
+
+def check_bucket(url: str) -> None:
+    """Fail before a long export when the bucket is missing or not ours to write."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from receipt_lightning.aws.session import client
+
+    bucket, _ = parse_s3_url(url)
+    try:
+        client("s3").head_bucket(Bucket=bucket)
+    except (ClientError, BotoCoreError) as err:
+        raise _upload_error(err, f"s3://{bucket}", url) from err
+
+
+def _upload_error(err: Exception, target: str, url: str) -> Exception:
+    """A missing bucket or a refusal is the user's to fix (fatal); anything else may pass."""
+    from botocore.exceptions import ClientError
+
+    cause = err if isinstance(err, ClientError) else err.__cause__ or err.__context__
+    code = cause.response.get("Error", {}).get("Code", "") if isinstance(cause, ClientError) else ""
+    if code in ("NoSuchBucket", "AccessDenied", "403", "404"):
+        return InputError(f"cannot write {target}: {code}", source=url)
+    return RetryableError(f"upload to {target} failed: {err}")
