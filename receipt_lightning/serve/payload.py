@@ -35,9 +35,11 @@ def parse_body(body: bytes, limits: ServeLimits) -> Receipt:
     if len(body) > limits.max_body_bytes:
         raise ApiError(413, "body_too_large", f"the body is over {limits.max_body_bytes} bytes")
     try:
-        obj = json.loads(body)
+        text = body.decode("utf-8")  # RFC 8259: JSON between systems is UTF-8, no guessing
     except UnicodeDecodeError as err:
-        raise ApiError(400, "bad_encoding", f"the body is not UTF-8: {err.reason}") from err
+        raise ApiError(400, "bad_encoding", f"the body is not UTF-8: {err.reason} at byte {err.start}") from err
+    try:
+        obj = json.loads(text)
     except json.JSONDecodeError as err:
         raise ApiError(
             400, "malformed_json", f"invalid JSON: {err.msg} at line {err.lineno} column {err.colno}"
