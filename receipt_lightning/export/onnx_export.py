@@ -75,6 +75,9 @@ def onnx_session(path: str | Path, threads: int | None = None):
     except ImportError as err:
         raise FatalError("ONNX models need onnxruntime: pip install 'receipt-lightning[onnx]'") from err
     options = ort.SessionOptions()
+    # No busy-waiting between ops (ONNX Runtime's OMP_WAIT_POLICY=PASSIVE): spinning threads
+    # take the cores from the tokenizer, the server's event loop and other processes.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
