@@ -125,6 +125,8 @@ def model_card(
         "",
         metrics_table(summary.get("metrics") or {}),
         "",
+        _which_weights(checkpoint, summary),
+        "",
         "`val/field_f1` etc. are SROIE task-3 scores of the decoded fields (exact match); `val/f1` is "
         "the word-level entity F1 of the tags.",
         "",
@@ -146,6 +148,19 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _which_weights(checkpoint: Path, summary: Mapping[str, Any]) -> str:
+    """The metrics are the run's last validation; say whether the exported weights are those."""
+    last = Path(summary.get("last_checkpoint") or "").name
+    if not summary:
+        return "No summary.json was found beside the checkpoint: no metrics are claimed."
+    if checkpoint.name == last:
+        return "The exported weights are the run's last checkpoint, the one these metrics were measured on."
+    return (
+        f"The exported weights are the best checkpoint by `{summary.get('monitor')}` "
+        f"({summary.get('best_score')}); the table is the run's last validation (`{last}`)."
+    )
 
 
 def summary_json(checkpoint: Path) -> dict[str, Any] | None:
