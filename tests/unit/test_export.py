@@ -279,7 +279,7 @@ def test_a_new_run_starts_from_an_exported_directory(export_dir, tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "warm start" in proc.stderr
+    assert "warm start" in proc.stdout + proc.stderr
     from receipt_lightning.export.checkpoint import read_checkpoint
 
     after = read_checkpoint(tmp_path / "runs" / "warm")
