@@ -49,7 +49,12 @@ def training_command(overrides: Sequence[str] | None) -> str | None:
 
 
 def metrics_table(metrics: Mapping[str, Any]) -> str:
-    rows = [f"| `{k}` | {v:.4f} |" for k, v in sorted(metrics.items()) if isinstance(v, int | float)]
+    # Validation metrics only: the learning rates and the last training loss say nothing about use.
+    rows = [
+        f"| `{k}` | {v:.4f} |"
+        for k, v in sorted(metrics.items())
+        if k.startswith("val/") and isinstance(v, int | float)
+    ]
     return "\n".join(["| metric | value |", "|---|---|", *rows]) if rows else "(no metrics recorded)"
 
 
