@@ -70,17 +70,17 @@ def start_server():
 
 
 def test_a_slow_prediction_is_a_504_and_the_loop_stays_free(start_server):
-    url = start_server(SlowPredictor(delay=1.5), request_timeout_s=0.5)
+    url = start_server(SlowPredictor(delay=3.0), request_timeout_s=0.5)
     with ThreadPoolExecutor(1) as pool:
         started = time.monotonic()
         slow = pool.submit(requests.post, f"{url}/v1/extract", json=BODY, timeout=10)
         time.sleep(0.1)
         health_started = time.monotonic()
         assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
-        assert time.monotonic() - health_started < 0.3  # not queued behind the model
+        assert time.monotonic() - health_started < 1.0  # not queued behind the 3 s prediction
         response = slow.result()
     assert response.status_code == 504 and response.json()["error"]["code"] == "timeout"
-    assert 0.4 < time.monotonic() - started < 1.4
+    assert 0.4 < time.monotonic() - started < 2.5  # the limit, not the 3 s prediction
 
 
 def test_a_full_queue_is_a_503_at_once_and_waiting_requests_are_batched(start_server):
