@@ -16,6 +16,8 @@ import sys
 # command name -> (module under receipt_lightning.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("predict", "extract fields from receipts with a trained checkpoint"),
+    "export": ("export", "export a trained model: Hugging Face directories, ONNX, a model card"),
+    "serve": ("serve", "serve an exported model over HTTP (POST /v1/extract)"),
     "evaluate": ("evaluate", "score predictions against SROIE-style keys (task-3 F1)"),
     "label-bound": ("label_bound", "upper bound of weak labelling: F1 of decoding the gold labels"),
     "submit-job": ("submit_job", "put a training job on the queue"),

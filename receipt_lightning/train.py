@@ -105,6 +105,11 @@ def build_graph(cfg: DictConfig) -> Graph:
     resume_from = (
         None if cfg.trainer.get("fast_dev_run") else find_resume_checkpoint(cfg.paths.checkpoint_dir)
     )
+    pretrained = cfg.model.get("pretrained")
+    if pretrained and resume_from is None:  # a resumed run's checkpoint already holds the weights
+        from receipt_lightning.warm_start import warm_start
+
+        warm_start(model.model, pretrained, datamodule.label_list)
     return Graph(datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from, attempt)
 
 

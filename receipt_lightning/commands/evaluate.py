@@ -11,7 +11,11 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--predictions", required=True, help="directory of <receipt id>.json predictions")
+    p.add_argument(
+        "--predictions",
+        required=True,
+        help="directory of <receipt id>.json predictions, or a predict --format json/jsonl file",
+    )
     p.add_argument(
         "--ground-truth", required=True, help="a SROIE root (with key/) or a directory of <id>.json keys"
     )
@@ -48,11 +52,17 @@ def format_report(result: dict, worst: list[dict]) -> str:
 def run(args: argparse.Namespace) -> int:
     import json
     import logging
+    from pathlib import Path
 
     from receipt_lightning.fields.sroie_metrics import load_json_dir, score, worst_receipts
 
     log = logging.getLogger("receipt_lightning.evaluate")
-    predictions = load_json_dir(args.predictions)
+    if Path(args.predictions).is_file():
+        from receipt_lightning.fields.prediction_records import load_prediction_records
+
+        predictions = load_prediction_records(args.predictions)
+    else:
+        predictions = load_json_dir(args.predictions)
     truth = load_json_dir(args.ground_truth)
     unknown = sorted(set(predictions) - set(truth))
     if unknown:

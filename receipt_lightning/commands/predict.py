@@ -1,13 +1,29 @@
-"""Extract fields from receipts with a trained checkpoint: one <receipt id>.json per receipt,
-shaped like SROIE's key/*.json (field -> string; fields not found are omitted)."""
+"""Extract fields from receipts with a trained model: a checkpoint or run directory
+(--checkpoint) or an exported directory (--model, PyTorch or ONNX). Input: a SROIE directory, a
+JSONL file, or receipt images (.jpg/.jpeg/.png/.pdf files, folders of them, or - for one image on
+stdin), OCR'd first (docs/ocr.md); the OCR used is written beside the predictions.
+
+Output (--format): `files` (default) writes one <receipt id>.json per receipt into the --output
+directory, shaped like SROIE's key/*.json (field -> string; fields not found are omitted);
+`json` (one array) and `jsonl` (one line per receipt) write records with the same field keys
+plus "id" and "details" (per field: value, confidence in [0, 1], the words and boxes it came
+from) to the --output file, or to stdout with --output -. `evaluate` scores every format."""
 
 from __future__ import annotations
 
 import argparse
 
+FORMATS = ("files", "json", "jsonl")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="a .ckpt written by training")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--checkpoint", help="a .ckpt written by training, or a run directory (best, else last)"
+    )
+    source.add_argument(
+        "--model", help="an exported model directory (receipt-lightning export), or as --checkpoint"
+    )
     p.add_argument(
         "--input",
         required=True,
@@ -15,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a SROIE-format directory (box/) or a JSONL file; or receipt images: .jpg/.jpeg/.png/.pdf "
         "files, folders of them, or - for one image on standard input (OCR'd, docs/ocr.md)",
     )
-    p.add_argument("--output", required=True, help="directory for <receipt id>.json files")
+    p.add_argument("--output", required=True, help="directory (--format files), file, or - for stdout")
+    p.add_argument("--format", choices=FORMATS, default="files", help="output format (default: files)")
     p.add_argument("--ids", default=None, help="comma-separated receipt ids, or @FILE with one id per line")
     p.add_argument(
         "--split",
@@ -27,9 +44,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fold", type=int, default=1, help="with --split dev: which of the five folds (data.dev_fold=K)"
     )
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when present)")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "torch", "onnx"),
+        default="auto",
+        help="for an exported directory: auto takes ONNX Runtime when the export has it and the device is the CPU",
+    )
     p.add_argument("--draw", default=None, metavar="DIR", help="also render each receipt as a PNG")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=None, help="torch / ONNX Runtime threads (default: theirs)")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="progress bar on stderr (auto: from a few batches on)",
+    )
     p.add_argument(
         "--no-lexicon",
         action="store_true",
@@ -85,67 +115,108 @@ def _ids(spec: str | None) -> set[str] | None:
     return {s.strip() for s in spec.split(",") if s.strip()}
 
 
-def run(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
-    import torch
-
-    from receipt_lightning.predict import load_predictor, load_receipts
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from receipt_lightning.predict_images import is_image_input
-
-    images = None
-    if is_image_input(args.input):
-        # OCR before the checkpoint is loaded: a missing engine or a bad path fails at once.
-        from receipt_lightning.predict_images import load_image_receipts
-
-        images = load_image_receipts(args.input, ocr_config(args))
-    elif len(args.input) != 1:
-        from receipt_lightning.errors import InputError
-
-        raise InputError("several --input paths are for images; give one SROIE directory or JSONL file")
-    predictor = load_predictor(args.checkpoint, use_lexicon=not args.no_lexicon)
-    fields = sorted({lab.split("-", 1)[1] for lab in predictor.label_list if lab != "O"})
-    receipts = images.receipts if images is not None else load_receipts(args.input[0], fields)
+def select_receipts(args: argparse.Namespace, receipts: list, from_images: bool = False) -> list:
+    """``--ids`` and ``--split`` applied."""
     wanted = _ids(args.ids)
     if args.split:
         from receipt_lightning.data.sources import detect_source
         from receipt_lightning.data.sroie import list_sroie_ids, sroie_fold
         from receipt_lightning.errors import InputError
 
-        if images is not None or detect_source(args.input[0]) != "sroie":
+        if from_images or len(args.input) != 1 or detect_source(args.input[0]) != "sroie":
             raise InputError("--split needs a SROIE directory (with box/)", source=" ".join(args.input))
         ids = list_sroie_ids(args.input[0])
         fold = args.fold if args.split == "dev" else False
         split_ids = set(sroie_fold(ids, dev_fold=fold)[0 if args.split == "train" else 1])
         wanted = split_ids if wanted is None else wanted & split_ids
-    if wanted is not None:
-        receipts = [r for r in receipts if r.id in wanted]
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    probs = predictor.word_probs(receipts, batch_size=args.batch_size)
-    predictions = predictor.decode(receipts, probs)
-    for rid, fields_found in predictions.items():
-        (out / f"{rid}.json").write_text(json.dumps(fields_found, indent=4, ensure_ascii=False) + "\n")
-    print(f"wrote {len(predictions)} predictions to {out}")
-    if images is not None:
-        from receipt_lightning.predict_images import write_ocr_records
+    return receipts if wanted is None else [r for r in receipts if r.id in wanted]
 
-        kept = {r.id for r in receipts}
-        folder = write_ocr_records({k: v for k, v in images.ocr.items() if k in kept}, out)
-        print(f"wrote the OCR of each receipt to {folder}")
+
+def write_records(records: list[dict], output: str, fmt: str) -> None:
+    """``json``: one array; ``jsonl``: one record per line; ``output`` "-" is stdout."""
+    import json
+    import sys
+    from pathlib import Path
+
+    if fmt == "json":
+        text = json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from receipt_lightning.errors import InputError
+    from receipt_lightning.predict import load_predictor, load_receipts
+
+    if args.format == "files" and args.output == "-":
+        raise InputError("--output - (stdout) needs --format json or jsonl")
+    hf_logging.disable_progress_bar()  # transformers' weight-loading bars are noise here
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from receipt_lightning.predict_images import is_image_input
+
+    images = None
+    if is_image_input(args.input):
+        # OCR before the model is loaded: a missing engine or a bad path fails at once.
+        from receipt_lightning.predict_images import load_image_receipts
+
+        images = load_image_receipts(args.input, ocr_config(args))
+    elif len(args.input) != 1:
+        raise InputError("several --input paths are for images; give one SROIE directory or JSONL file")
+    predictor = load_predictor(
+        args.model or args.checkpoint,
+        use_lexicon=not args.no_lexicon,
+        device=args.device,
+        backend=args.backend,
+        threads=args.threads,
+    )
+    fields = sorted({lab.split("-", 1)[1] for lab in predictor.label_list if lab != "O"})
+    loaded = images.receipts if images is not None else load_receipts(args.input[0], fields)
+    receipts = select_receipts(args, loaded, from_images=images is not None)
+    progress = {"auto": None, "always": True, "never": False}[args.progress]
+    probs = predictor.word_probs(receipts, batch_size=args.batch_size, progress=progress)
+    records = predictor.decode_records(receipts, probs)
+    if args.format == "files":
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        for record in records:
+            found = {k: v for k, v in record.items() if k not in ("id", "details")}
+            (out / f"{record['id']}.json").write_text(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+        print(f"wrote {len(records)} predictions to {out}")
+        if images is not None:
+            from receipt_lightning.predict_images import write_ocr_records
+
+            kept = {r.id for r in receipts}
+            folder = write_ocr_records({k: v for k, v in images.ocr.items() if k in kept}, out)
+            print(f"wrote the OCR of each receipt to {folder}")
+    else:
+        if images is not None:  # the OCR each record came from, inside the record
+            for record in records:
+                record["ocr"] = images.ocr.get(record["id"])
+        write_records(records, args.output, args.format)
+        print(f"wrote {len(records)} predictions to {args.output}", file=sys.stderr)
     if args.draw:
         from receipt_lightning.draw import draw_receipts
 
         tags = [[predictor.label_list[i] for i in p.argmax(1)] for p in probs]
+        predictions = {r["id"]: {k: v for k, v in r.items() if k not in ("id", "details")} for r in records}
         n = draw_receipts(receipts, tags, predictions, args.draw)
-        print(f"drew {n} receipts to {args.draw}")
+        print(f"drew {n} receipts to {args.draw}", file=sys.stderr if args.output == "-" else sys.stdout)
     if images is not None and images.errors:
-        import sys
-
         from receipt_lightning.errors import EXIT_FATAL
 
         for message in images.errors:

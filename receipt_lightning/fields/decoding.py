@@ -43,6 +43,7 @@ each scored by the two-model ensemble trained on the other four; 1604 keys):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -76,6 +77,19 @@ def _label_names(id2label: Mapping[int, str] | Sequence[str], n_labels: int) -> 
     return names
 
 
+@dataclass(frozen=True)
+class FieldSpan:
+    """A decoded field: its value and the words ``[start, end)`` (reading order) it came from."""
+
+    value: str  # the key's form of the words (after the lexicon, when one is given)
+    start: int  # first word index
+    end: int  # one past the last word index
+    # Mean probability of the field (B- + I-) over the span's words, in [0, 1]: the decoder's
+    # span score for a date or total; for company/address (ranked by the mass, which grows with
+    # length) the same mass divided by the span's length.
+    confidence: float
+
+
 def decode_fields(
     receipt: Receipt,
     word_probs: np.ndarray,
@@ -89,6 +103,18 @@ def decode_fields(
     known spelling they match; ``exclude``: this receipt's own key, left out of the lexicon (a
     training receipt's labelling bound).
     """
+    spans = decode_field_spans(receipt, word_probs, id2label, lexicon=lexicon, exclude=exclude)
+    return {field: span.value for field, span in spans.items()}
+
+
+def decode_field_spans(
+    receipt: Receipt,
+    word_probs: np.ndarray,
+    id2label: Mapping[int, str] | Sequence[str],
+    lexicon: FieldLexicon | None = None,
+    exclude: Mapping[str, str] | None = None,
+) -> dict[str, FieldSpan]:
+    """As ``decode_fields``, with each field's words and confidence (``FieldSpan``)."""
     probs = np.asarray(word_probs, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[0] != len(receipt.words):
         raise InputError(
@@ -98,7 +124,7 @@ def decode_fields(
     names = _label_names(id2label, probs.shape[1])
     tags = [names[i] for i in probs.argmax(axis=1)] if len(names) else []
     fields = list(dict.fromkeys(n[2:] for n in names if n[:2] in ("B-", "I-")))
-    out: dict[str, str] = {}
+    out: dict[str, FieldSpan] = {}
     for field in fields:
         columns = [i for i, n in enumerate(names) if n in (f"B-{field}", f"I-{field}")]
         field_prob = probs[:, columns].sum(axis=1)
@@ -125,7 +151,8 @@ def decode_fields(
         if lexicon is not None:
             text = lexicon.snap(field, text, exclude=exclude)
         if text:
-            out[field] = text
+            confidence = float(np.clip(field_prob[best[0] : best[1]].mean(), 0.0, 1.0))
+            out[field] = FieldSpan(text, best[0], best[1], round(confidence, 6))
     return out
 
 

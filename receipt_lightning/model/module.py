@@ -49,6 +49,7 @@ class ReceiptTokenClassifier(L.LightningModule):
         field_lexicon: bool = True,
         frozen: Sequence[str] = (),
         ensemble_size: int = 1,
+        pretrained: str | None = None,
     ) -> None:
         super().__init__()
         backbone = dict(backbone)
@@ -79,6 +80,9 @@ class ReceiptTokenClassifier(L.LightningModule):
                 "field_lexicon": bool(field_lexicon),
                 "frozen": [str(part) for part in frozen],
                 "ensemble_size": int(ensemble_size),
+                # Where the weights started (warm_start.py; train.py loads them when the run
+                # starts): kept for the record, never reloaded from a checkpoint.
+                "pretrained": str(pretrained) if pretrained else None,
             }
         )
         self.label_list = list(label_list)

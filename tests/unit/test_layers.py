@@ -14,7 +14,7 @@ PACKAGE = "receipt_lightning"
 ROOT = Path(__file__).resolve().parents[2] / PACKAGE
 
 LAYERS: list[set[str]] = [
-    {"errors", "runs", "receipt", "configs"},
+    {"errors", "runs", "run_checkpoint", "receipt", "configs"},
     {"fields"},
     {"ocr"},
     {"data"},
@@ -23,7 +23,9 @@ LAYERS: list[set[str]] = [
     {"training"},
     {"jobs"},
     {"sweeps"},
-    {"predict", "predict_images", "draw", "train"},
+    {"export"},
+    {"predict", "predict_images", "draw"},
+    {"train", "warm_start", "serve"},
     {"commands", "scripts"},
     {"cli", "worker"},
 ]

@@ -1,0 +1,1 @@
+"""``receipt-lightning serve``: an exported model behind HTTP (FastAPI on uvicorn)."""
