@@ -12,8 +12,13 @@ from receipt_lightning.jobs.ddb import deserialize, is_conditional_failure, seri
 # Job statuses. Terminal ones never change again.
 QUEUED, RUNNING, INTERRUPTED, RETRYING = "QUEUED", "RUNNING", "INTERRUPTED", "RETRYING"
 COMPLETED, FAILED, REJECTED = "COMPLETED", "FAILED", "REJECTED"
-TERMINAL: frozenset[str] = frozenset({COMPLETED, FAILED, REJECTED})
-ALL_STATUSES: tuple[str, ...] = (QUEUED, RUNNING, INTERRUPTED, RETRYING, COMPLETED, FAILED, REJECTED)
+# Fleet operations (jobs/cancel.py, jobs/guards.py): a user asked to stop the job; it stopped on
+# that request; it ran past its max_runtime. CANCELLED and TIMED_OUT end the job like FAILED does
+# (only `job-retry` queues it again).
+CANCEL_REQUESTED, CANCELLED, TIMED_OUT = "CANCEL_REQUESTED", "CANCELLED", "TIMED_OUT"
+TERMINAL: frozenset[str] = frozenset({COMPLETED, FAILED, REJECTED, CANCELLED, TIMED_OUT})
+ALL_STATUSES: tuple[str, ...] = (QUEUED, RUNNING, INTERRUPTED, RETRYING, CANCEL_REQUESTED, COMPLETED, FAILED,
+                                 REJECTED, CANCELLED, TIMED_OUT)  # fmt: skip
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
 
 

@@ -42,8 +42,12 @@ def submit_overrides(
     dataset: str | None = None,
     data_format: str | None = None,
     config: dict[str, Any] | None = None,
+    guards: dict[str, Any] | None = None,
 ) -> str:
-    """Queue one training run given as Hydra overrides; returns its job id (= run_id)."""
+    """Queue one training run given as Hydra overrides; returns its job id (= run_id).
+    ``guards`` overrides the guard rails of conf/jobs/guards.yaml (max_runtime_s, ...)."""
+    from receipt_lightning.jobs.guards import GuardSettings
+
     names = names or resolve_names()
     url = _queue_url(names, priority, queue_url)
     job_id = job_id or new_job_id()
@@ -65,6 +69,7 @@ def submit_overrides(
         sweep_id=sweep_id,
     )
     msg.encode()  # size check before anything is written
+    guard_settings = GuardSettings.defaults().replace(source="guards", **(guards or {}))
     record = {
         "job_id": job_id,
         "status": QUEUED,
@@ -78,6 +83,7 @@ def submit_overrides(
         "submitted_at": msg.submitted_at,
         "delivery": 1,
         "failures": 0,
+        "guards": guard_settings.to_dict(),
     }
     if not store.create({k: v for k, v in record.items() if v is not None}):
         existing = store.get(job_id) or {}
@@ -110,6 +116,7 @@ def submit_training_job(
     job_id: str | None = None,
     sweep_id: str | None = None,
     names: StackNames | None = None,
+    guards: dict[str, Any] | None = None,
 ) -> str:
     """The receipt-trainer API: queue a job from a model name and the two config dataclasses.
     Extra ``overrides`` come last and win. Returns the job id."""
@@ -130,4 +137,5 @@ def submit_training_job(
         dataset=data_config.dataset_name,
         data_format=data_config.data_format,
         config=config,
+        guards=guards,
     )

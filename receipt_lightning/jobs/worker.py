@@ -125,6 +125,11 @@ class Worker:
             return "ALREADY_DONE"
         if lease_is_live(job):
             return self._leased_elsewhere(m, job)
+        from receipt_lightning.jobs.stops import before_start
+
+        closed = before_start(self, m, job)  # cancelled or over max_runtime: never started
+        if closed is not None:
+            return closed
         mismatch = [k for k in ("overrides", "dataset", "data_format") if getattr(msg, k) != job.get(k)]
         if mismatch:
             # The record is the source of truth: a message cannot change what a job runs.
