@@ -68,16 +68,20 @@ class Attempt:
         # Fleet operations (issue 20): cancel, max_runtime, stall watchdog; the log to DynamoDB.
         from receipt_lightning.jobs import logs, stops
 
-        shipper = None
+        shipper, scale_in = None, getattr(self.w, "scale_in", None)
         try:
             self.guard = stops.AttemptGuard(self, proc)
             shipper = logs.start_shipping(self, proc)
+            if scale_in is not None:
+                scale_in.protect(True)  # busy: scale in idle workers first (jobs/scale_in.py)
             return self._supervise(proc)
         finally:
             if proc.proc is not None and proc.proc.poll() is None:
                 proc.kill()  # an error here must never leave a trainer running without a lease
             if shipper is not None:
                 shipper.close()
+            if scale_in is not None:
+                scale_in.protect(False)
 
     def _supervise(self, proc: TrainerProcess) -> str:
         next_beat = time.monotonic() + self.opts.heartbeat_s

@@ -39,7 +39,9 @@ class GuardSettings:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InputError(f"unknown guard {unknown[0]!r} (known: {', '.join(sorted(known))})", source=source)
+            raise InputError(
+                f"unknown guard {unknown[0]!r} (known: {', '.join(sorted(known))})", source=source
+            )
         return cls().replace(source=source, **data)
 
     def replace(self, source: str = "guards", **changes: Any) -> GuardSettings:

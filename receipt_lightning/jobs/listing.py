@@ -173,7 +173,9 @@ def list_workers(table: str, now: float | None = None) -> list[dict[str, Any]]:
     from receipt_lightning.jobs.registry import is_stale
 
     if not table:
-        raise InputError("no instances table: pass --instance-registry-table or --stack, or set RL_INSTANCES_TABLE")
+        raise InputError(
+            "no instances table: pass --instance-registry-table or --stack, or set RL_INSTANCES_TABLE"
+        )
     now = time.time() if now is None else now
     ddb = client("dynamodb")
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}

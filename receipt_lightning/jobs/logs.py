@@ -61,7 +61,14 @@ class LogShipper:
         from receipt_lightning.aws.session import client
         from receipt_lightning.jobs.ddb import serialize
 
-        item = {"run_id": self.job_id, "sk": sk, "text": text, "at": time.time(), "attempt": self.attempt, **extra}
+        item = {
+            "run_id": self.job_id,
+            "sk": sk,
+            "text": text,
+            "at": time.time(),
+            "attempt": self.attempt,
+            **extra,
+        }
         client("dynamodb").put_item(TableName=self.table, Item=serialize(item))
 
     def _read_new(self, limit: int) -> bytes:

@@ -20,7 +20,12 @@ MAX_METRICS = 4  # metrics on the line
 def eta_s(progress: dict[str, Any]) -> float | None:
     """Seconds left at the measured rate; None when the total or the rate is unknown."""
     step, total, rate = progress.get("global_step"), progress.get("total_steps"), progress.get("steps_per_s")
-    if not isinstance(step, int) or not isinstance(total, int) or not isinstance(rate, (int, float)) or rate <= 0:
+    if (
+        not isinstance(step, int)
+        or not isinstance(total, int)
+        or not isinstance(rate, (int, float))
+        or rate <= 0
+    ):
         return None
     return max(0, total - step) / rate
 

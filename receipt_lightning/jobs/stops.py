@@ -100,7 +100,9 @@ class AttemptGuard:
         self._last_progress: dict[str, Any] = {}
 
     def runtime_s(self, now_wall: float | None = None) -> float:
-        return self.runtime_before + max(0.0, (time.time() if now_wall is None else now_wall) - self.started_at)
+        return self.runtime_before + max(
+            0.0, (time.time() if now_wall is None else now_wall) - self.started_at
+        )
 
     def poll(self, now: float) -> Stop | None:
         """A reason to stop the trainer now, or None. ``now`` is ``time.monotonic()``."""
@@ -146,7 +148,9 @@ class AttemptGuard:
             return Stop(CANCEL, f"cancelled: {cancel.get('reason', 'by user')}", self.a.opts.stop_grace_s)
         return None
 
-    def finish(self, rc: int, summary: dict[str, Any], fields: dict[str, Any], job_fields: dict[str, Any]) -> str | None:
+    def finish(
+        self, rc: int, summary: dict[str, Any], fields: dict[str, Any], job_fields: dict[str, Any]
+    ) -> str | None:
         """Record a stopped attempt; None: not stopped by a guard, the worker's usual path."""
         if rc == EXIT_OK:
             return None
@@ -184,7 +188,9 @@ class AttemptGuard:
                 return FAILED
         return None
 
-    def _failed_attempt(self, reason: str, rc: int, fields: dict[str, Any], job_fields: dict[str, Any]) -> str:
+    def _failed_attempt(
+        self, reason: str, rc: int, fields: dict[str, Any], job_fields: dict[str, Any]
+    ) -> str:
         """A stalled attempt counts as a failure: retried after the backoff, FAILED at max_failures."""
         opts = self.a.opts
         fields["reason"] = "stalled"

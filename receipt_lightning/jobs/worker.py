@@ -41,6 +41,7 @@ class Worker:
         self.registry = InstanceRegistry(opts.instances_table, self.holder, opts.heartbeat_s)
         self.watch = SpotWatch(opts.metadata_endpoint, opts.spot_poll_s)
         self.jobs_run = 0
+        self.scale_in = None  # jobs/scale_in.py ScaleInWatch while run() serves
         self._next_beat = 0.0
         self._refresh_at: int | None = None  # receive count at which a message is re-sent fresh
 
@@ -77,6 +78,9 @@ class Worker:
         max_receive = self.queues.max_receive_count()
         self._refresh_at = max(2, max_receive - 1) if max_receive else None
         self.watch.start()
+        from receipt_lightning.jobs.scale_in import ScaleInWatch
+
+        self.scale_in = ScaleInWatch.for_worker(self).start()  # scale-in drains like a Spot notice
         self.beat("idle")
         log.info("worker %s (%s, %s) polling %s", self.holder.worker_id, self.holder.instance_type,
                  self.holder.lifecycle, ", ".join(p for p, _ in self.queues.urls))  # fmt: skip
@@ -106,7 +110,9 @@ class Worker:
                 last_work = time.monotonic()
         finally:
             self.watch.stop()
+            self.scale_in.stop()
             self.registry.deregister()
+            self.scale_in.complete()  # drained: let a scaled-in instance go now
         return 0
 
     def handle(self, m: queues.Received) -> str:

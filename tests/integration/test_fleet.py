@@ -340,3 +340,53 @@ def test_job_logs_follow_streams_a_running_job_within_seconds(stack, tmp_path, c
     assert _cli("job-logs", jid, "--attempt", "1", "--dynamo-table", names.jobs_table,
                 "--metrics-table", names.metrics_table) == 0  # fmt: skip
     assert capsys.readouterr().out.count("loss") == 40
+
+
+# ---------------------------------------------------------------- scale-in
+
+
+class _FakeAutoScaling:
+    """Records the worker's Auto Scaling calls (moto has no CompleteLifecycleAction)."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+
+    def set_instance_protection(self, **kw):
+        self.calls.append(("protect", kw))
+
+    def complete_lifecycle_action(self, **kw):
+        self.calls.append(("complete", kw))
+
+
+def test_scale_in_of_a_busy_worker_is_handled_like_a_spot_interruption(stack, monkeypatch):
+    from receipt_lightning.aws.imds import TARGET_LIFECYCLE_STATE_PATH
+    from receipt_lightning.aws.imds_stub import IMDSStub
+    from receipt_lightning.jobs import scale_in
+    from receipt_lightning.jobs.worker import Worker
+
+    names, _, root = stack
+    jid = _submit(names)
+    plan(root, jid, steps=400, step_s=0.02)
+    fake = _FakeAutoScaling()
+    monkeypatch.setattr(scale_in.ScaleInWatch, "group", lambda self: "rl-workers")
+    monkeypatch.setattr(scale_in.ScaleInWatch, "_autoscaling", lambda self: fake)
+    store = JobStore(names.jobs_table)
+    with IMDSStub(instance_id="i-0abc") as stub:
+        w = Worker(options(names, metadata_endpoint=stub.endpoint, spot_poll_s=0.2, instance_id="i-0abc"))
+
+        def scale_in_now():
+            wait_for(lambda: (store.get(jid).get("progress") or {}).get("global_step", 0) >= 3, 30, "training")
+            stub.identity[TARGET_LIFECYCLE_STATE_PATH] = "Terminated"
+
+        t = threading.Thread(target=scale_in_now)
+        t.start()
+        w.run()
+        t.join()
+    job = store.get(jid)
+    assert job["status"] == "INTERRUPTED" and job["interruptions"] == 1
+    assert job["attempts"][0]["exit_code"] == 75 and "scale-in" in job["attempts"][0]["stop_reason"]
+    assert queue_depth(names.queue_urls["normal"]) == 1  # re-queued for another worker
+    kinds = [(k, kw.get("ProtectedFromScaleIn")) for k, kw in fake.calls]
+    assert kinds == [("protect", True), ("protect", False), ("complete", None)]
+    assert fake.calls[-1][1] == {"LifecycleHookName": "receipt-lightning-drain", "AutoScalingGroupName": "rl-workers",
+                                 "InstanceId": "i-0abc", "LifecycleActionResult": "CONTINUE"}  # fmt: skip
