@@ -286,16 +286,20 @@ def test_max_interruptions_fails_the_job_with_the_reason(stack):
 
 
 class _Clocked(io.StringIO):
-    """Remembers when each ``step N`` line arrived."""
+    """Remembers when each ``step N loss X at T`` line arrived, and its lag behind T (s)."""
 
     def __init__(self):
         super().__init__()
         self.arrived: dict[int, float] = {}
+        self.lag: dict[int, float] = {}
 
     def write(self, text: str) -> int:
+        now = time.time()
         for line in text.splitlines():
             if line.startswith("step "):
-                self.arrived.setdefault(int(line.split()[1]), time.time())
+                step = int(line.split()[1])
+                self.arrived.setdefault(step, now)
+                self.lag.setdefault(step, now - float(line.rsplit(" ", 1)[1]))
         return super().write(text)
 
 
@@ -326,16 +330,16 @@ def test_job_logs_follow_streams_a_running_job_within_seconds(stack, tmp_path, c
     text = out.getvalue()
     assert text.startswith("==> attempt 1 <==\n$ ") and "step 40 loss" in text
     assert sorted(out.arrived) == list(range(1, 41))
-    # When each line was written: the trainer's progress reports (every step) carry the times.
     log = (root / "runs" / jid / "worker" / "attempt-1.log").read_text()
     assert log.count("step ") == 40
-    # Lines written in the first 40 x 0.15 s arrive within a few seconds (2 s shipping period
-    # + 0.5 s polling): the last step's arrival vs the attempt's end is a bound on the lag.
+    # Every line reaches the follower within a few seconds of the trainer writing it (2 s
+    # shipping period + 0.5 s polling; docs/aws.md "Job logs" quotes this measurement).
+    lags = sorted(out.lag.values())
+    with capsys.disabled():
+        print(f"job-logs --follow lag: median {lags[len(lags) // 2]:.2f} s, max {lags[-1]:.2f} s")
+    assert lags[-1] < 5.0, lags
     ended = store.get(jid)["attempts"][0]["ended_at"]
-    assert out.arrived[40] - ended < 5.0
-    started = store.get(jid)["attempts"][0]["started_at"]
-    # Step 10 was written ~1.5 s after the start: it must show up long before the job ends.
-    assert out.arrived[10] - started < 1.5 + 5.0 and out.arrived[10] < ended
+    assert out.arrived[10] < ended  # streamed while the job ran, not at its end
     # Not following: the whole log of one attempt.
     assert _cli("job-logs", jid, "--attempt", "1", "--dynamo-table", names.jobs_table,
                 "--metrics-table", names.metrics_table) == 0  # fmt: skip

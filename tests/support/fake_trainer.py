@@ -6,7 +6,7 @@ stops on SIGTERM with exit 75 after a checkpoint, and writes ``summary.json`` li
 What each attempt does comes from ``<root>/fake_plan/<run_id>.json`` (all optional):
 ``{"steps": 10, "step_s": 0.05, "exits": [1, 3, ...]}``: attempt n exits with ``exits[n-1]``
 (1: a crash with a traceback, 3: fatal) instead of training; missing entries train normally.
-Fleet tests add: ``"log": true`` prints ``step N loss X`` per step; ``"stall_at": N`` makes the
+Fleet tests add: ``"log": true`` prints ``step N loss X at <unix time>`` per step; ``"stall_at": N`` makes the
 first attempt stop making progress after step N (it still honours SIGTERM unless
 ``"ignore_term": true``, then only SIGKILL ends it). Every step is reported in
 ``<run dir>/progress.json`` as the real trainer's ProgressRecorder does (the stall watchdog's input).
@@ -89,7 +89,7 @@ def main(argv: list[str]) -> int:
                     "total_steps": steps, "time_unix": time.time()}  # fmt: skip
         write_json(run_dir / "progress.json", progress)
         if plan.get("log"):
-            print(f"step {step} loss {1.0 / (1 + step):.4f}", flush=True)
+            print(f"step {step} loss {1.0 / (1 + step):.4f} at {time.time():.3f}", flush=True)
     job = sorted(a for a in argv if not a.startswith(WORKER_KEYS))
     summary = {
         "run_id": run_id,
