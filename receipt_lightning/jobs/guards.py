@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 from receipt_lightning.errors import InputError
 
+log = logging.getLogger(__name__)
 GUARDS_FILE = ("jobs", "guards.yaml")  # under the Hydra config folder
 PROGRESS_FILE = "progress.json"  # <run dir>/progress.json, training/checkpointing/progress.py
 
@@ -83,7 +85,12 @@ class GuardSettings:
         """The job's settings; a job submitted before guards existed gets today's defaults."""
         stored = job.get("guards")
         if isinstance(stored, dict):
-            return cls.from_dict(stored, source=f"job {job.get('job_id')} guards")
+            try:
+                return cls.from_dict(stored, source=f"job {job.get('job_id')} guards")
+            except InputError as err:
+                # Vetted at submission; a record edited since must not stop the worker: the
+                # defaults apply and the log says why.
+                log.warning("%s; using the defaults of conf/jobs/guards.yaml", err)
         return cls.defaults()
 
 

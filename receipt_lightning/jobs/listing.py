@@ -98,12 +98,15 @@ def list_jobs(
     table: str, f: JobFilter = JobFilter(), limit: int = 50, page_size: int | None = None
 ) -> list[dict[str, Any]]:
     """The newest ``limit`` jobs matching ``f``, newest first. ``page_size`` caps the items per
-    DynamoDB request (None: DynamoDB's 1 MB pages); tests set it small to cross pages."""
+    DynamoDB request (None: about ``limit``); tests set it small to cross pages."""
     if not table:
         raise InputError("no jobs table: pass --dynamo-table or --stack, or set RL_JOBS_TABLE")
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"--limit {limit}: expected 1..{MAX_LIMIT}")
     f.validate()
+    # Items per request: about what one listing shows, so a large table costs a page per status,
+    # not DynamoDB's 1 MB default; later pages are read only when filters drop items.
+    page_size = page_size or min(max(limit, 25), 1000)
     streams = [_query_status(table, s, f, page_size) for s in dict.fromkeys(f.statuses)]
     merged = heapq.merge(*streams, key=lambda j: -float(j.get("submitted_at") or 0))
     out = []

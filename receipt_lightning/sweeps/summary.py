@@ -24,6 +24,11 @@ _BUCKET_OF = {
     "INTERRUPTED": "interrupted",
     "FAILED": "failed",
     "REJECTED": "dead_lettered",
+    # Fleet operations: a trial being cancelled is still running; cancelled or timed out, it
+    # has ended without a result (job-retry may queue it again).
+    "CANCEL_REQUESTED": "running",
+    "CANCELLED": "failed",
+    "TIMED_OUT": "failed",
 }
 ENDED: frozenset[str] = frozenset({"completed", "failed", "dead_lettered"})
 

@@ -206,3 +206,17 @@ def test_log_shipper_cuts_at_line_ends_and_caps_what_it_ships(tmp_path, monkeypa
     assert [sk for sk, _ in puts][:2] == ["l#0001#00000000", "l#0001#00000001"]
     assert sum(len(t) for t in texts[:-1]) <= 450 + 100
     assert not shipper.ship_once()  # capped: nothing more, ever
+
+
+def test_sweeps_count_cancelled_and_timed_out_trials_as_ended():
+    from receipt_lightning.sweeps.summary import ENDED, bucket
+
+    assert bucket({"status": "CANCEL_REQUESTED"}) == "running"
+    assert bucket({"status": "CANCELLED"}) in ENDED and bucket({"status": "TIMED_OUT"}) in ENDED
+
+
+def test_a_corrupted_guard_record_falls_back_to_the_defaults(caplog):
+    from receipt_lightning.jobs.guards import GuardSettings
+
+    assert GuardSettings.from_job({"job_id": "j", "guards": {"max_runtime_s": -5}}) == GuardSettings.defaults()
+    assert "job j guards: max_runtime_s = -5" in caplog.text
