@@ -78,6 +78,8 @@ class Attempt:
         finally:
             if proc.proc is not None and proc.proc.poll() is None:
                 proc.kill()  # an error here must never leave a trainer running without a lease
+            if self.guard is not None:
+                self.guard.close()
             if shipper is not None:
                 shipper.close()
             if scale_in is not None:

@@ -89,6 +89,8 @@ class ScaleInWatch:
             from botocore.exceptions import BotoCoreError, ClientError
 
             self._group_looked_up = True
+            if not self._in_auto_scaling_group():
+                return None
             try:
                 found = self._autoscaling().describe_auto_scaling_instances(InstanceIds=[self.instance_id])
                 rows = found.get("AutoScalingInstances", [])
@@ -96,6 +98,20 @@ class ScaleInWatch:
             except (BotoCoreError, ClientError) as err:
                 log.warning("scale-in: cannot find this instance's Auto Scaling group: %s", err)
         return self._group
+
+    def _in_auto_scaling_group(self) -> bool:
+        """The metadata has ``autoscaling/target-lifecycle-state`` only on a group's instances:
+        elsewhere no Auto Scaling API is called (nor needs a permission)."""
+        from receipt_lightning.aws.imds import IMDSClient
+        from receipt_lightning.aws.imds_errors import MetadataGarbage, MetadataUnavailable
+
+        if not self.endpoint:
+            return False
+        try:
+            return IMDSClient(self.endpoint, timeout_s=1.0).target_lifecycle_state() is not None
+        except (MetadataUnavailable, MetadataGarbage) as err:
+            log.debug("scale-in: no Auto Scaling state in the metadata: %s", err)
+            return False
 
     def protect(self, busy: bool) -> None:
         """Protect this instance from scale-in while ``busy`` (best effort: the lifecycle hook

@@ -5,8 +5,8 @@ Hooks used by the worker:
 
 - ``before_start``: a received job that is cancelled or already over its runtime is closed
   (CANCELLED / TIMED_OUT) and its message deleted; no trainer starts.
-- ``AttemptGuard.poll`` (every supervision tick): reads the job once per heartbeat (a cancel
-  request) and copies the trainer's progress onto it (step, epoch, measured steps/s: what
+- ``AttemptGuard.poll`` (every supervision tick): a thread of its own reads the job once per
+  heartbeat (a cancel request) and copies the trainer's progress onto it (step, epoch, measured steps/s: what
   ``job-status --watch`` shows), compares the runtime with ``max_runtime_s`` and asks the stall
   watchdog; the first reason found is the ``Stop``: SIGTERM now (the trainer writes a durable
   checkpoint and exits 75, as for a Spot notice), SIGKILL after its grace.
@@ -20,6 +20,7 @@ Hooks used by the worker:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,8 @@ from receipt_lightning.jobs.records import (
 
 log = logging.getLogger(__name__)
 CANCEL, MAX_RUNTIME, STALLED = "cancel", "max_runtime", "stalled"
+MIN_CHECK_S = 1.0  # floor of the cancel-check period (s); production heartbeats are 20 s
+PROGRESS_EVERY_S = 2.0  # most frequent progress write onto the job record (s)
 
 
 @dataclass(frozen=True)
@@ -93,11 +96,30 @@ class AttemptGuard:
         fresh = self.store.get(self.job_id) or attempt.job
         # Runtime of earlier attempts; this one's counts from its start.
         self.runtime_before = runtime_used_s(fresh, now=self.started_at)
-        self.check_s = float(attempt.opts.heartbeat_s)  # reads/writes of the job record (s)
+        # Seconds between reads of the job record (a cancel request): the heartbeat, at least
+        # MIN_CHECK_S; progress is written at most every PROGRESS_EVERY_S (a display only).
+        self.check_s = max(float(attempt.opts.heartbeat_s), MIN_CHECK_S)
+        self._next_progress = 0.0
         self.watchdog = StallWatchdog(proc.run_dir, self.settings.stall_timeout_s, time.time())
         self.stop: Stop | None = None
-        self._next_check = time.monotonic() + self.check_s
         self._last_progress: dict[str, Any] = {}
+        # The record is read and written on a thread of its own, so a slow DynamoDB call never
+        # delays the supervision loop (a Spot notice must reach the trainer at once).
+        self._record_stop: Stop | None = None
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._check_loop, name="attempt-guard", daemon=True)
+        self._thread.start()
+
+    def _check_loop(self) -> None:
+        while not self._closed.wait(self.check_s):
+            found = self._check_record()
+            if found is not None:
+                self._record_stop = found
+                return
+
+    def close(self) -> None:
+        """Stop reading the record (the attempt is over)."""
+        self._closed.set()
 
     def runtime_s(self, now_wall: float | None = None) -> float:
         return self.runtime_before + max(
@@ -109,10 +131,7 @@ class AttemptGuard:
         if self.stop is not None:
             return None
         stalled = self.watchdog.poll(time.time())
-        stop = None
-        if now >= self._next_check:
-            self._next_check = now + self.check_s
-            stop = self._check_record()
+        stop = self._record_stop
         limit = self.settings.max_runtime_s
         if stop is None and limit is not None and self.runtime_s() > limit:
             stop = Stop(MAX_RUNTIME, f"max_runtime_s {limit:g} reached ({self.runtime_s():.0f} s over its attempts)",
@@ -132,7 +151,8 @@ class AttemptGuard:
         try:
             job = self.store.get(self.job_id) or {}
             progress = self.watchdog.summary()
-            if progress and progress != self._last_progress:
+            if progress and progress != self._last_progress and time.monotonic() >= self._next_progress:
+                self._next_progress = time.monotonic() + PROGRESS_EVERY_S
                 self._last_progress = progress
                 b = UpdateBuilder().set("progress", {**progress, "attempt": self.a.lease.attempt})
                 owner, attempt = b.path("lease_owner"), b.path("attempt")
@@ -152,6 +172,7 @@ class AttemptGuard:
         self, rc: int, summary: dict[str, Any], fields: dict[str, Any], job_fields: dict[str, Any]
     ) -> str | None:
         """Record a stopped attempt; None: not stopped by a guard, the worker's usual path."""
+        self.close()
         if rc == EXIT_OK:
             return None
         stop = self.stop

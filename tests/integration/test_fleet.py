@@ -167,7 +167,7 @@ def test_cancel_a_queued_job_never_starts_it_then_retry_with_new_overrides(stack
     assert _cli("job-retry", jid, "--dynamo-table", names.jobs_table) == 1  # COMPLETED: not retryable
 
 
-def test_cancel_a_running_job_checkpoints_and_retry_resumes_exactly(stack, tmp_path):
+def test_cancel_a_running_job_checkpoints_and_retry_resumes_exactly(stack, tmp_path, capsys):
     names, env, root = stack
     jid = _submit(names)
     plan(root, jid, steps=60, step_s=0.1)
@@ -176,6 +176,8 @@ def test_cancel_a_running_job_checkpoints_and_retry_resumes_exactly(stack, tmp_p
     try:
         wait_for(lambda: (store.get(jid).get("progress") or {}).get("global_step", 0) >= 5, 60, "training")
         assert _cli("jobs", "--status", "RUNNING", "--json", "--dynamo-table", names.jobs_table) == 0
+        (listed,) = json.loads(capsys.readouterr().out)
+        assert listed["job_id"] == jid and listed["status"] == RUNNING and listed["step"] >= 5
         t0 = time.monotonic()
         assert _cli("job-cancel", "--job-id", jid, "--dynamo-table", names.jobs_table) == 0
         job = wait_for(lambda: (j := store.get(jid))["status"] == CANCELLED and j, 30, "CANCELLED")
