@@ -26,7 +26,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "job-details": ("job_details", "show a job's attempts, metrics, log events and cost"),
     "sweep-status": ("sweep_status", "show a sweep's trials, counts by status and the best one"),
     "dev-stack": ("dev_stack", "run a local AWS stand-in (moto) with the project's queues and tables"),
+    "jobs": ("jobs", "list jobs (filter by status, priority, sweep, age), newest first"),
+    "workers": ("workers", "list the workers in the instance registry (live or stale, current job)"),
+    "job-cancel": ("job_cancel", "cancel a job: a queued one never starts, a running one checkpoints"),
+    "job-retry": ("job_retry", "queue a FAILED, CANCELLED or TIMED_OUT job again under its id"),
+    "job-logs": ("job_logs", "print (or --follow) a job's trainer log"),
 }
+# Commands that talk to AWS: they get --region and --profile.
+AWS_COMMANDS = frozenset(
+    {"submit-job", "start-worker", "job-status", "job-details", "sweep-status", "jobs", "workers",
+     "job-cancel", "job-retry", "job-logs"}
+)  # fmt: skip
 
 
 def _version() -> str:
@@ -59,6 +69,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         cmd = importlib.import_module(f"receipt_lightning.commands.{module}")
         p = sub.add_parser(name, help=help_text, description=(cmd.__doc__ or help_text).strip())
         cmd.add_arguments(p)
+        if name in AWS_COMMANDS:
+            from receipt_lightning.commands.common import add_aws_arguments
+
+            add_aws_arguments(p)
         p.set_defaults(_module=cmd)
     return parser
 
@@ -84,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        if args.command in AWS_COMMANDS:
+            from receipt_lightning.commands.common import apply_aws_arguments
+
+            apply_aws_arguments(args)
         return int(args._module.run(args) or 0)
     except ReceiptLightningError as err:
         # Our own errors already say what and where: one line, no traceback.

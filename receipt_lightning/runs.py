@@ -69,10 +69,16 @@ class JobStatus(_StrEnum):
     COMPLETED = RunStatus.COMPLETED.value
     FAILED = RunStatus.FAILED.value  # failed for good (fatal, or max_failures reached)
     REJECTED = "REJECTED"  # refused before any trainer ran (bad message or job file)
+    # Fleet operations (jobs/cancel.py, jobs/guards.py): a user asked to stop the job; it stopped
+    # on that request; it ran past its max_runtime. CANCELLED and TIMED_OUT end the job like
+    # FAILED does (only `job-retry` queues it again).
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
 
 
 TERMINAL_JOB_STATUSES: frozenset[JobStatus] = frozenset(
-    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.REJECTED}
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.REJECTED, JobStatus.CANCELLED, JobStatus.TIMED_OUT}
 )
 
 

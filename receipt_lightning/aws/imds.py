@@ -28,6 +28,8 @@ REBALANCE_PATH = "/latest/meta-data/events/recommendations/rebalance"
 INSTANCE_ID_PATH = "/latest/meta-data/instance-id"
 INSTANCE_TYPE_PATH = "/latest/meta-data/instance-type"
 LIFE_CYCLE_PATH = "/latest/meta-data/instance-life-cycle"
+# "InService", or "Terminated" once Auto Scaling scales this instance in (lifecycle hook waiting).
+TARGET_LIFECYCLE_STATE_PATH = "/latest/meta-data/autoscaling/target-lifecycle-state"
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 # Metadata answers are tiny (a notice is ~60 bytes); never read more than this from a
@@ -112,6 +114,10 @@ class IMDSClient:
 
     def instance_type(self) -> str | None:
         return self._text(INSTANCE_TYPE_PATH)
+
+    def target_lifecycle_state(self) -> str | None:
+        """Auto Scaling's target state for this instance (``"Terminated"``: being scaled in)."""
+        return self._text(TARGET_LIFECYCLE_STATE_PATH)
 
     def instance_life_cycle(self) -> str | None:
         """``"spot"``, ``"on-demand"`` (or ``"scheduled"``), as the instance reports it."""

@@ -47,6 +47,14 @@ TABLE_KEYS: dict[str, tuple[str, str | None]] = {
     "sweeps": ("sweep_id", None),
 }
 
+# Global secondary indexes: table kind -> {index name: (partition key, its type, sort key, its type)}.
+#   jobs/status-submitted: every job by status, newest first (`receipt-lightning jobs` queries it
+#   instead of scanning the table; jobs/listing.py). Projects all attributes.
+TABLE_INDEXES: dict[str, dict[str, tuple[str, str, str, str]]] = {
+    "jobs": {"status-submitted": ("status", "S", "submitted_at", "N")},
+}
+JOBS_STATUS_INDEX = "status-submitted"
+
 
 @dataclass(frozen=True)
 class StackNames:
@@ -105,9 +113,22 @@ def create_table(ddb_client, kind: str, name: str) -> None:
     if sk:
         attrs.append({"AttributeName": sk, "AttributeType": "S"})
         schema.append({"AttributeName": sk, "KeyType": "RANGE"})
+    extra = {}
+    indexes = TABLE_INDEXES.get(kind, {})
+    for index, (ipk, ipk_type, isk, isk_type) in indexes.items():
+        for attr, kind_of in ((ipk, ipk_type), (isk, isk_type)):
+            if all(a["AttributeName"] != attr for a in attrs):
+                attrs.append({"AttributeName": attr, "AttributeType": kind_of})
+        extra.setdefault("GlobalSecondaryIndexes", []).append(
+            {
+                "IndexName": index,
+                "KeySchema": [{"AttributeName": ipk, "KeyType": "HASH"}, {"AttributeName": isk, "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        )
     try:
         ddb_client.create_table(
-            TableName=name, AttributeDefinitions=attrs, KeySchema=schema, BillingMode="PAY_PER_REQUEST"
+            TableName=name, AttributeDefinitions=attrs, KeySchema=schema, BillingMode="PAY_PER_REQUEST", **extra
         )
     except ddb_client.exceptions.ResourceInUseException:
         return

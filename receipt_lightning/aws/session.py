@@ -11,6 +11,7 @@ from typing import Any
 
 _lock = threading.Lock()
 _session = None
+_settings: dict[str, str] = {}  # region_name / profile_name given by --region / --profile
 
 
 def session():
@@ -20,8 +21,23 @@ def session():
         if _session is None:
             import boto3
 
-            _session = boto3.session.Session()
+            _session = boto3.session.Session(**_settings)
         return _session
+
+
+def configure(region: str | None = None, profile: str | None = None) -> None:
+    """Use ``region`` and ``profile`` for every client from now on (``--region``/``--profile``).
+    They are also exported (AWS_DEFAULT_REGION, AWS_PROFILE) so the processes a command starts,
+    a worker's trainers, talk to the same account and region."""
+    import os
+
+    global _session
+    with _lock:
+        if region:
+            _settings["region_name"] = os.environ["AWS_DEFAULT_REGION"] = region
+        if profile:
+            _settings["profile_name"] = os.environ["AWS_PROFILE"] = profile
+        _session = None
 
 
 def reset_session() -> None:

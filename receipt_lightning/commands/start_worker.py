@@ -93,10 +93,13 @@ def options_from_args(args: argparse.Namespace):
     if not root.is_dir():
         raise InputError(f"--efs-root {root}: not a directory")
     endpoint = args.spot_metadata_endpoint
-    if endpoint is None and is_ec2():
-        from receipt_lightning.aws.imds import DEFAULT_ENDPOINT
+    if endpoint is None:
+        from receipt_lightning.aws.imds_config import ENDPOINT_ENV, default_endpoint
 
-        endpoint = DEFAULT_ENDPOINT
+        # botocore's variables: an explicit endpoint is used anywhere, the default one on EC2
+        # only, none at all with AWS_EC2_METADATA_DISABLED=true.
+        found = default_endpoint()
+        endpoint = found if found and (is_ec2() or os.environ.get(ENDPOINT_ENV)) else None
     if not 0 <= args.poll_wait <= 20:
         raise InputError(f"--poll-wait {args.poll_wait}: SQS long polls wait 0..20 s")
     dlq_url = args.dlq_url or names.dlq_url

@@ -54,6 +54,7 @@ class Attempt:
     def __init__(self, worker: Any, m: Received, msg: JobMessage, job: dict[str, Any], lease: JobLease):
         self.w, self.m, self.msg, self.job, self.lease = worker, m, msg, job, lease
         self.opts = worker.opts
+        self.guard: Any = None  # jobs/stops.py AttemptGuard once the trainer runs
 
     def run(self, args: list[str]) -> str:
         """Train and record; returns the outcome."""
@@ -63,11 +64,25 @@ class Attempt:
         )
         proc.start()
         log.info("job %s attempt %s: trainer pid %s", self.msg.job_id, self.lease.attempt, proc.proc.pid)
+        # Fleet operations (issue 20): cancel, max_runtime, stall watchdog; the log to DynamoDB.
+        from receipt_lightning.jobs import logs, stops
+
+        shipper, scale_in = None, getattr(self.w, "scale_in", None)
         try:
+            self.guard = stops.AttemptGuard(self, proc)
+            shipper = logs.start_shipping(self, proc)
+            if scale_in is not None:
+                scale_in.protect(True)  # busy: scale in idle workers first (jobs/scale_in.py)
             return self._supervise(proc)
         finally:
             if proc.proc is not None and proc.proc.poll() is None:
                 proc.kill()  # an error here must never leave a trainer running without a lease
+            if self.guard is not None:
+                self.guard.close()
+            if shipper is not None:
+                shipper.close()
+            if scale_in is not None:
+                scale_in.protect(False)
 
     def _supervise(self, proc: TrainerProcess) -> str:
         next_beat = time.monotonic() + self.opts.heartbeat_s
@@ -89,6 +104,10 @@ class Attempt:
                 )
                 rc = proc.kill()
                 break
+            stop = self.guard.poll(now) if self.guard is not None and proc.stop_requested is None else None
+            if stop is not None:  # a guard rail (jobs/stops.py): SIGTERM now, SIGKILL after its grace
+                proc.request_stop(stop.reason)
+                kill_at = now + stop.grace_s
             if now >= next_beat:
                 next_beat = now + self.opts.heartbeat_s
                 if not self.lease.renew():
@@ -114,6 +133,9 @@ class Attempt:
             lost = steps_lost(attempts[prev - 1], summary)
             if lost is not None:
                 job_fields[f"attempts[{prev - 1}].steps_lost"] = lost
+        stopped = self.guard.finish(rc, summary, fields, job_fields) if self.guard is not None else None
+        if stopped is not None:  # cancelled, timed out, stalled, too many interruptions
+            return stopped
         if rc == EXIT_OK:
             return self._completed(summary, fields, job_fields)
         if rc == EXIT_INTERRUPTED or proc.stop_requested:

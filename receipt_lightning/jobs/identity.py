@@ -52,11 +52,14 @@ def detect_holder(metadata_endpoint: str | None = None, instance_id: str | None 
     pid = os.getpid()
     if instance_id:
         return Holder(f"{instance_id}/{pid}", instance_id, "local", "local")
-    if metadata_endpoint or is_ec2():
-        from receipt_lightning.aws.imds import DEFAULT_ENDPOINT, IMDSClient
+    from receipt_lightning.aws.imds_config import default_endpoint
+
+    endpoint = metadata_endpoint or (default_endpoint() if is_ec2() else None)
+    if endpoint:
+        from receipt_lightning.aws.imds import IMDSClient
         from receipt_lightning.errors import RetryableError
 
-        client = IMDSClient(metadata_endpoint or DEFAULT_ENDPOINT, timeout_s=2.0)
+        client = IMDSClient(endpoint, timeout_s=2.0)
         try:
             iid = client.instance_id() or local_instance_id()
             itype = client.instance_type() or "unknown"

@@ -8,7 +8,7 @@ from pathlib import Path
 from receipt_lightning.errors import InputError
 from receipt_lightning.jobs.job_config import DEFAULT_MODEL, DataConfig, TrainingConfig, from_dict
 
-KNOWN_KEYS = ("model", "priority", "training", "data", "overrides")
+KNOWN_KEYS = ("model", "priority", "training", "data", "overrides", "guards")
 
 
 @dataclass
@@ -18,6 +18,7 @@ class JobSpec:
     data: DataConfig
     overrides: list[str] = field(default_factory=list)  # extra Hydra overrides, applied last
     priority: str | None = None  # None: the command line's or "normal"
+    guards: dict = field(default_factory=dict)  # guard rails over conf/jobs/guards.yaml (jobs/guards.py)
 
 
 def load_job_file(path: str | Path) -> JobSpec:
@@ -54,4 +55,8 @@ def load_job_file(path: str | Path) -> JobSpec:
     priority = doc.get("priority")
     if priority is not None and priority not in ("high", "normal", "low"):
         raise InputError(f"key 'priority' must be high, normal or low, got {priority!r}", source=source)
-    return JobSpec(model, training, data, overrides, priority)
+    from receipt_lightning.jobs.guards import GuardSettings
+
+    guards = doc.get("guards") or {}
+    GuardSettings.from_dict(guards, source=f"{source}: guards")  # vetted now, stored at submission
+    return JobSpec(model, training, data, overrides, priority, dict(guards))

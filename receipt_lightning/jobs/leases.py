@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from receipt_lightning.jobs.records import RUNNING, TERMINAL, JobStore, UpdateBuilder
+from receipt_lightning.jobs.records import CANCEL_REQUESTED, RUNNING, TERMINAL, JobStore, UpdateBuilder
 
 LOST = "LOST"  # outcome of an attempt whose worker vanished (lease expired while RUNNING)
 
@@ -47,7 +47,7 @@ class JobLease:
     def acquire(self, job: dict[str, Any], message_id: str) -> bool:
         """Take the lease for attempt ``job.attempt + 1``; False if anyone else holds it."""
         now = time.time()
-        if job.get("status") in TERMINAL or lease_is_live(job, now):
+        if job.get("status") in TERMINAL | {CANCEL_REQUESTED} or lease_is_live(job, now):
             return False
         prev = int(job.get("attempt", 0))
         b = UpdateBuilder()
@@ -78,9 +78,10 @@ class JobLease:
             held = f"{owner} = :c5 AND {expires} = :c6 AND {expires} < :c4"
         else:
             held = f"attribute_not_exists({owner})"
-        cond = f"attribute_exists(job_id) AND {fence} AND NOT {status} IN (:c1, :c2, :c3) AND {held}"
-        c1, c2, c3 = sorted(TERMINAL)
-        values = {":c1": c1, ":c2": c2, ":c3": c3, **({":c0": prev} if prev else {})}
+        # Never start a finished job, nor one a user asked to cancel (jobs/cancel.py).
+        closed = {f":t{i}": s for i, s in enumerate(sorted(TERMINAL | {CANCEL_REQUESTED}))}
+        cond = f"attribute_exists(job_id) AND {fence} AND NOT {status} IN ({', '.join(closed)}) AND {held}"
+        values = {**closed, **({":c0": prev} if prev else {})}
         if job.get("lease_owner"):
             values.update({":c4": now, ":c5": job["lease_owner"], ":c6": job.get("lease_expires", 0)})
         ok = self.store.update(self.job_id, b, cond, values)

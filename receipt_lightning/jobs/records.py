@@ -15,6 +15,9 @@ QUEUED, RUNNING, INTERRUPTED = JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.IN
 RETRYING, COMPLETED = JobStatus.RETRYING, JobStatus.COMPLETED
 FAILED, REJECTED = JobStatus.FAILED, JobStatus.REJECTED
 TERMINAL = TERMINAL_JOB_STATUSES
+CANCEL_REQUESTED, CANCELLED, TIMED_OUT = JobStatus.CANCEL_REQUESTED, JobStatus.CANCELLED, JobStatus.TIMED_OUT
+# Every status as spelled in the jobs table (listing filters, --json output).
+ALL_STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
 
 

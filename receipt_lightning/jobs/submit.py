@@ -59,9 +59,13 @@ def submit_overrides(
     data_format: str | None = None,
     config: dict[str, Any] | None = None,
     dynamo_table: str | None = None,
+    guards: dict[str, Any] | None = None,
 ) -> str:
     """Queue one training run given as Hydra overrides; returns its job id (= run_id). A job
-    that chooses no trainer gets ``trainer=auto`` (recorded with its overrides)."""
+    that chooses no trainer gets ``trainer=auto`` (recorded with its overrides). ``guards``
+    overrides the guard rails of conf/jobs/guards.yaml (max_runtime_s, ...)."""
+    from receipt_lightning.jobs.guards import GuardSettings
+
     overrides = with_default_trainer(overrides)
     names = names or resolve_names()
     url = _queue_url(names, priority, queue_url)
@@ -90,6 +94,7 @@ def submit_overrides(
         sweep_id=sweep_id,
     )
     msg.encode()  # size check before anything is written
+    guard_settings = GuardSettings.defaults().replace(source="guards", **(guards or {}))
     record = {
         "job_id": job_id,
         "status": QUEUED,
@@ -103,6 +108,7 @@ def submit_overrides(
         "submitted_at": msg.submitted_at,
         "delivery": 1,
         "failures": 0,
+        "guards": guard_settings.to_dict(),
     }
     if not store.create({k: v for k, v in record.items() if v is not None}):
         existing = store.get(job_id) or {}
@@ -136,6 +142,7 @@ def submit_training_job(
     job_id: str | None = None,
     sweep_id: str | None = None,
     names: StackNames | None = None,
+    guards: dict[str, Any] | None = None,
 ) -> str:
     """The receipt-trainer API: queue a job from a model name and the two config dataclasses.
     Extra ``overrides`` come last and win. Returns the job id. Unset: ``layoutlm_minilm`` (the
@@ -162,4 +169,5 @@ def submit_training_job(
         data_format=data_config.data_format,
         config=config,
         dynamo_table=dynamo_table,
+        guards=guards,
     )

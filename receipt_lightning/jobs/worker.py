@@ -41,6 +41,7 @@ class Worker:
         self.registry = InstanceRegistry(opts.instances_table, self.holder, opts.heartbeat_s)
         self.watch = SpotWatch(opts.metadata_endpoint, opts.spot_poll_s)
         self.jobs_run = 0
+        self.scale_in = None  # jobs/scale_in.py ScaleInWatch while run() serves
         self._next_beat = 0.0
         self._refresh_at: int | None = None  # receive count at which a message is re-sent fresh
 
@@ -82,6 +83,9 @@ class Worker:
                 "queues): rejected and finally failed jobs are recorded on the job and their messages deleted"
             )
         self.watch.start()
+        from receipt_lightning.jobs.scale_in import ScaleInWatch
+
+        self.scale_in = ScaleInWatch.for_worker(self).start()  # scale-in drains like a Spot notice
         self.beat("idle")
         log.info("worker %s (%s, %s) polling %s", self.holder.worker_id, self.holder.instance_type,
                  self.holder.lifecycle, ", ".join(p for p, _ in self.queues.urls))  # fmt: skip
@@ -111,7 +115,9 @@ class Worker:
                 last_work = time.monotonic()
         finally:
             self.watch.stop()
+            self.scale_in.stop()
             self.registry.deregister()
+            self.scale_in.complete()  # drained: let a scaled-in instance go now
         return 0
 
     def handle(self, m: queues.Received) -> str:
@@ -130,6 +136,11 @@ class Worker:
             return "ALREADY_DONE"
         if lease_is_live(job):
             return self._leased_elsewhere(m, job)
+        from receipt_lightning.jobs.stops import before_start
+
+        closed = before_start(self, m, job)  # cancelled or over max_runtime: never started
+        if closed is not None:
+            return closed
         mismatch = [k for k in ("overrides", "dataset", "data_format") if getattr(msg, k) != job.get(k)]
         if mismatch:
             # The record is the source of truth: a message cannot change what a job runs.

@@ -25,6 +25,11 @@ _BUCKET_OF: dict[str, str] = {  # JobStatus members hash and compare as their st
     JobStatus.INTERRUPTED: "interrupted",
     JobStatus.FAILED: "failed",
     JobStatus.REJECTED: "dead_lettered",
+    # Fleet operations: a trial being cancelled is still running; cancelled or timed out, it
+    # has ended without a result (job-retry may queue it again).
+    JobStatus.CANCEL_REQUESTED: "running",
+    JobStatus.CANCELLED: "failed",
+    JobStatus.TIMED_OUT: "failed",
 }
 ENDED: frozenset[str] = frozenset({"completed", "failed", "dead_lettered"})
 

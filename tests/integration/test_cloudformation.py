@@ -12,7 +12,10 @@ What moto 5.2 does with this template (all resource types are accepted, CREATE_C
   ``fsap-...`` id: access point ids in the user data and the role policy are not checked here;
 - ``PointInTimeRecoverySpecification`` and the EFS ``FileSystemPolicy`` are accepted but
   ignored (PITR reads DISABLED, DescribeFileSystemPolicy says PolicyNotFound): checked on the
-  template text instead.
+  template text instead;
+- ``AWS::CloudWatch::Alarm``, ``AWS::AutoScaling::ScalingPolicy`` and ``LifecycleHook`` are not
+  modelled (a warning, the stack still completes): the scaling block is checked on the template
+  (``test_workers_scale_with_the_backlog_to_zero_and_drain_on_scale_in``) and by cfn-lint.
 """
 
 from __future__ import annotations
@@ -231,8 +234,9 @@ def test_worker_role_is_limited_to_the_stack(aws):
     _deploy("rl-iam", subnets=1)
     iam = client("iam")
     role = next(r for r in iam.list_roles()["Roles"] if "WorkerRole" in r["RoleName"])
-    (policy_name,) = iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]
-    doc = iam.get_role_policy(RoleName=role["RoleName"], PolicyName=policy_name)["PolicyDocument"]
+    policies = iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]
+    assert sorted(policies) == ["receipt-lightning-worker", "receipt-lightning-worker-scaling"]
+    doc = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="receipt-lightning-worker")["PolicyDocument"]
     if isinstance(doc, str):  # moto 5.2 returns the document as a Python-literal string
         doc = ast.literal_eval(doc)
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
@@ -249,3 +253,59 @@ def test_worker_role_is_limited_to_the_stack(aws):
 
 def stack_output(stack: dict, key: str) -> str:
     return next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == key)
+
+
+def _desired(policy: dict, jobs: float, max_size: int, threshold: float) -> int | None:
+    """What a step scaling policy with ExactCapacity sets for a metric value of ``jobs``
+    (bounds relative to the alarm threshold, lower inclusive, upper exclusive), capped at MaxSize."""
+    for step in policy["StepAdjustments"]:
+        lo = step.get("MetricIntervalLowerBound", float("-inf"))
+        hi = step.get("MetricIntervalUpperBound", float("inf"))
+        if lo <= jobs - threshold < hi or (hi == 0 and jobs - threshold == 0 and lo == float("-inf")):
+            adj = step["ScalingAdjustment"]
+            return min(max_size, max_size if adj == {"!Ref": "MaxCapacity"} else adj)
+    return None
+
+
+def test_workers_scale_with_the_backlog_to_zero_and_drain_on_scale_in(template):
+    from receipt_lightning.jobs.scale_in import LIFECYCLE_HOOK_NAME
+
+    res = template["Resources"]
+    for name in ("WorkerBacklogAlarm", "WorkerIdleAlarm"):
+        alarm = res[name]["Properties"]
+        by_id = {m["Id"]: m for m in alarm["Metrics"]}
+        (out,) = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+        assert out["Expression"] == "SUM(FILL(METRICS(), 0))"
+        # visible (queued) + not visible (in flight: running) on every priority's queue
+        seen = sorted(
+            (m["MetricStat"]["Metric"]["MetricName"], m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["!GetAtt"])
+            for m in by_id.values() if "MetricStat" in m
+        )  # fmt: skip
+        assert seen == sorted(
+            (metric, f"{queue}.QueueName")
+            for metric in ("ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible")
+            for queue in ("QueueHigh", "QueueNormal", "QueueLow")
+        )
+        assert all(m["MetricStat"]["Period"] == 60 for m in by_id.values() if "MetricStat" in m)
+    up = res["WorkerBacklogAlarm"]["Properties"]
+    assert (up["ComparisonOperator"], up["Threshold"], up["EvaluationPeriods"]) == ("GreaterThanOrEqualToThreshold", 1, 1)
+    assert up["TreatMissingData"] == "notBreaching" and up["AlarmActions"] == [{"!Ref": "WorkerScaleToBacklog"}]
+    backlog = res["WorkerScaleToBacklog"]["Properties"]
+    assert (backlog["PolicyType"], backlog["AdjustmentType"]) == ("StepScaling", "ExactCapacity")
+    # One worker per job queued or running, up to the group's maximum.
+    for max_size in (3, 8, 40):
+        assert [_desired(backlog, j, max_size, 1) for j in range(1, 16)] == [min(j, max_size) for j in range(1, 16)]
+        assert _desired(backlog, 500, max_size, 1) == max_size
+    idle = res["WorkerIdleAlarm"]["Properties"]
+    assert (idle["ComparisonOperator"], idle["Threshold"]) == ("LessThanThreshold", 1)
+    assert idle["EvaluationPeriods"] == idle["DatapointsToAlarm"] == {"!Ref": "IdleMinutes"}
+    assert idle["TreatMissingData"] == "breaching" and idle["AlarmActions"] == [{"!Ref": "WorkerScaleToZero"}]
+    assert template["Parameters"]["IdleMinutes"]["Default"] == 15
+    zero = res["WorkerScaleToZero"]["Properties"]
+    assert zero["AdjustmentType"] == "ExactCapacity" and _desired(zero, 0, 8, 1) == 0
+    hook = res["WorkerDrainHook"]["Properties"]
+    assert hook["LifecycleHookName"] == LIFECYCLE_HOOK_NAME
+    assert hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+    assert hook["DefaultResult"] == "CONTINUE" and hook["HeartbeatTimeout"] > 100  # > the worker's stop grace
+    perms = {st["Sid"]: st for st in res["WorkerScalingPermissions"]["Properties"]["PolicyDocument"]["Statement"]}
+    assert "autoScalingGroupName/${WorkerGroup}" in perms["ProtectAndDrainInOwnGroup"]["Resource"]["!Sub"]

@@ -6,6 +6,10 @@ stops on SIGTERM with exit 75 after a checkpoint, and writes ``summary.json`` li
 What each attempt does comes from ``<root>/fake_plan/<run_id>.json`` (all optional):
 ``{"steps": 10, "step_s": 0.05, "exits": [1, 3, ...]}``: attempt n exits with ``exits[n-1]``
 (1: a crash with a traceback, 3: fatal) instead of training; missing entries train normally.
+Fleet tests add: ``"log": true`` prints ``step N loss X at <unix time>`` per step; ``"stall_at": N`` makes the
+first attempt stop making progress after step N (it still honours SIGTERM unless
+``"ignore_term": true``, then only SIGKILL ends it). Every step is reported in
+``<run dir>/progress.json`` as the real trainer's ProgressRecorder does (the stall watchdog's input).
 
 Ground truth for "never two trainers at once": every attempt holds an exclusive ``flock`` on
 ``<run dir>/.trainer.lock`` (released by the kernel even on SIGKILL); failing to get it appends
@@ -69,12 +73,23 @@ def main(argv: list[str]) -> int:
     ckpt = run_dir / "fake_ckpt.json"
     start = json.loads(ckpt.read_text())["step"] if ckpt.exists() else 0
     step = start
+    stall_at = plan.get("stall_at") if attempt == 1 else None
+    if stall_at is not None and plan.get("ignore_term"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while step < steps:
         if stop["requested"]:
             break
+        if stall_at is not None and step >= stall_at:
+            time.sleep(0.05)  # hung: no new step, ever
+            continue
         time.sleep(step_s)
         step += 1
         write_json(ckpt, {"step": step})
+        progress = {"attempt_id": f"fake-{os.getpid()}", "global_step": step, "epoch": 0,
+                    "total_steps": steps, "time_unix": time.time()}  # fmt: skip
+        write_json(run_dir / "progress.json", progress)
+        if plan.get("log"):
+            print(f"step {step} loss {1.0 / (1 + step):.4f} at {time.time():.3f}", flush=True)
     job = sorted(a for a in argv if not a.startswith(WORKER_KEYS))
     summary = {
         "run_id": run_id,

@@ -57,8 +57,20 @@ def test_default_off_ec2_does_not_poll_but_handles_sigterm():
         (False, None, on_ec2, None),
     ],
 )
-def test_resolve_endpoint(enabled, endpoint, detector, expected):
+def test_resolve_endpoint(enabled, endpoint, detector, expected, monkeypatch):
+    monkeypatch.delenv("AWS_EC2_METADATA_DISABLED", raising=False)  # set for every test by conftest
     assert resolve_endpoint(enabled, endpoint, detector) == expected
+
+
+def test_resolve_endpoint_honours_botocores_metadata_variables(monkeypatch):
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert resolve_endpoint(True, None, on_ec2) is None and resolve_endpoint("auto", None, on_ec2) is None
+    assert resolve_endpoint(True, STUB, on_ec2) == STUB  # an explicit endpoint still wins
+    monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
+    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6")
+    assert resolve_endpoint("auto", None, on_ec2) == "http://[fd00:ec2::254]"
+    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9/")
+    assert resolve_endpoint(True, None, not_ec2) == "http://127.0.0.1:9"
 
 
 def test_string_booleans_and_numbers():

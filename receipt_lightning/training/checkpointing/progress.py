@@ -74,6 +74,7 @@ class ProgressRecorder(Callback):
         # global step -> unix time of the latest checkpoints, so the next attempt knows when the
         # state it resumes from was taken even after retention deleted the file
         self._checkpoint_times: dict[str, float] = {}
+        self._total_steps: int | None = None  # optimizer steps the run will take (the ETA of job-status --watch)
 
     def _record(self, trainer: pl.Trainer) -> None:
         if not trainer.is_global_zero:
@@ -96,10 +97,22 @@ class ProgressRecorder(Callback):
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "finished": self._finished,
+            "total_steps": self._total_steps,
             "checkpoint_times": self._checkpoint_times,
         }
         data = json.dumps(payload, indent=1).encode()
         write_bytes_atomic(path, data)
+
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+        try:
+            total = trainer.estimated_stepping_batches
+        except MisconfigurationException:
+            total = None  # an infinite run (no max_steps nor max_epochs): no total, no ETA
+        if isinstance(total, (int, float)) and total != float("inf") and total > 0:
+            self._total_steps = int(total)
 
     @override
     def on_train_batch_end(

@@ -3,7 +3,8 @@ ConfigStore holds it as ``spot/settings``, which ``conf/spot/default.yaml`` exte
 validation into ``SpotSettings``, what ``build_spot_callback`` needs.
 
 ``enabled``: ``auto`` (poll only where the DMI files say EC2), ``true`` or ``false``.
-``metadata_endpoint``: ``null`` means the real one (``http://169.254.169.254``), used only when
+``metadata_endpoint``: ``null`` means the real one (``http://169.254.169.254``, or what
+``AWS_EC2_METADATA_SERVICE_ENDPOINT[_MODE]`` say; none with ``AWS_EC2_METADATA_DISABLED``), used only when
 ``enabled`` resolves true; an explicit URL turns polling on (unless ``enabled: false``); tests
 point it at a stub on 127.0.0.1.
 """
@@ -15,7 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from receipt_lightning.aws.imds import DEFAULT_ENDPOINT
 from receipt_lightning.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,16 @@ def resolve_endpoint(
         return None
     if endpoint is not None:
         return endpoint
+    from receipt_lightning.aws.imds_config import default_endpoint
+
+    # The real service, as botocore finds it: AWS_EC2_METADATA_SERVICE_ENDPOINT[_MODE], or none
+    # at all with AWS_EC2_METADATA_DISABLED=true.
+    real = default_endpoint()
+    if real is None:
+        log.info("spot: AWS_EC2_METADATA_DISABLED=true; metadata polling off")
+        return None
     if enabled is True:
-        return DEFAULT_ENDPOINT
+        return real
     if on_ec2 is None:
         from receipt_lightning.aws.ec2_detect import ec2_evidence
 
@@ -94,8 +102,8 @@ def resolve_endpoint(
     if evidence is None:
         log.info("spot: not an EC2 instance (no DMI evidence); metadata polling off")
         return None
-    log.info("spot: EC2 instance (%s); polling %s", evidence, DEFAULT_ENDPOINT)
-    return DEFAULT_ENDPOINT
+    log.info("spot: EC2 instance (%s); polling %s", evidence, real)
+    return real
 
 
 def _enabled(value: Any) -> bool | str:
