@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
+# DynamoDB numbers: magnitudes in [1e-130, 1e126) and at most 38 significant digits. Anything
+# else (NaN, inf, 1e300, a 40-digit int) is refused by the service and fails the whole write.
+DDB_MIN_MAGNITUDE = 1e-130
+DDB_MAX_MAGNITUDE_EXCLUSIVE = 1e126
+DDB_MAX_INT_EXCLUSIVE = 10**38
+
+
+def encode_number(value: int | float) -> Decimal | str:
+    """A number as DynamoDB stores it: a ``Decimal`` when the service accepts it, else a string
+    (``"NaN"``, ``"Infinity"``, ``"-Infinity"`` or the number's repr), so a diverged run's summary
+    is recorded instead of failing the write that records it."""
+    if isinstance(value, int):
+        return Decimal(value) if abs(value) < DDB_MAX_INT_EXCLUSIVE else str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value != 0.0 and not DDB_MIN_MAGNITUDE <= abs(value) < DDB_MAX_MAGNITUDE_EXCLUSIVE:
+        return repr(value)
+    # repr round-trips the float exactly; Decimal(float) would carry binary noise.
+    return Decimal(repr(value))
+
 
 def _to_ddb(value: Any) -> Any:
-    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+    if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
-    if isinstance(value, float):
-        # repr round-trips the float exactly; Decimal(float) would carry binary noise.
-        return Decimal(repr(value))
+    if isinstance(value, (int, float)):
+        return encode_number(value)
     if isinstance(value, dict):
         return {str(k): _to_ddb(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from receipt_lightning.errors import InputError
+from receipt_lightning.jobs.messages import DATA_FORMATS
+from receipt_lightning.jobs.messages import DATASET_NAME as _DATASET_NAME
 
 # model_name -> Hydra `model=` group option. Short names and the original Hugging Face ids both work.
 MODEL_CHOICES: dict[str, str] = {
@@ -23,9 +25,8 @@ MODEL_CHOICES: dict[str, str] = {
     "layoutlm_base": "layoutlm_base",
     "microsoft/layoutlm-base-uncased": "layoutlm_base",
 }
-DATA_FORMATS: tuple[str, ...] = ("synthetic", "sroie", "jsonl")
-# A dataset name is one directory under <shared root>/datasets/: no separators, no "..".
-_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# DATA_FORMATS and the dataset-name rule live in jobs.messages: the worker vets a message's
+# fields by the very rules submit uses.
 
 
 @dataclass

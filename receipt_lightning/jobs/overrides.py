@@ -136,6 +136,12 @@ def validate_overrides(
     return list(overrides)
 
 
+def override_key(text: str) -> str:
+    """The key or group an override names (``+experiment=x`` -> ``experiment``), for messages."""
+    key = text.split("=", 1)[0].lstrip("+~")
+    return key if re.fullmatch(r"[A-Za-z0-9_./@-]{1,64}", key) else "<unparsable>"
+
+
 def targets(node: Any, path: str = "") -> list[tuple[str, str]]:
     """Every (config path, ``_target_`` value) in a plain container."""
     found: list[tuple[str, str]] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ class Received:
     message_id: str
     group_id: str | None
     receive_count: int
+    received_at: float = 0.0  # time.monotonic() at receipt: SQS caps total visibility from here
 
 
 def _sqs():
@@ -62,14 +64,16 @@ def set_visibility(m: Received, seconds: float) -> None:
 def settle(action: str, m: Received, seconds: float = 0.0) -> bool:
     """``delete`` or ``hide`` (set visibility) ``m``, tolerating a stale receipt handle: the message
     may have been received again elsewhere, and the job record, not the message, is authoritative."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         if action == "delete":
             delete(m)
         else:
             set_visibility(m, seconds)
-    except ClientError as err:
+    except (BotoCoreError, ClientError) as err:
+        # Also a transport error (EndpointConnectionError, a timeout): a message left visible
+        # comes back and the job record's conditions decide; a trainer is never stopped for it.
         log.warning("message %s: %s failed (%s); the job record decides", m.message_id, action, err)
         return False
     return True
@@ -124,6 +128,7 @@ class PriorityQueues:
                     message_id=raw["MessageId"],
                     group_id=attrs.get("MessageGroupId"),
                     receive_count=int(attrs.get("ApproximateReceiveCount", "1")),
+                    received_at=time.monotonic(),
                 )
         return None
 

@@ -16,7 +16,7 @@ from receipt_lightning.aws.resources import PRIORITIES, StackNames, resolve_name
 from receipt_lightning.errors import InputError
 from receipt_lightning.jobs import queues
 from receipt_lightning.jobs.job_config import DataConfig, TrainingConfig, job_overrides, to_dict
-from receipt_lightning.jobs.messages import JOB_ID, JobMessage, PoisonMessage, new_job_id
+from receipt_lightning.jobs.messages import JOB_ID, JobMessage, PoisonMessage, new_job_id, vet_fields
 from receipt_lightning.jobs.overrides import validate_overrides
 from receipt_lightning.jobs.records import QUEUED, JobStore, UpdateBuilder
 
@@ -50,6 +50,7 @@ def submit_overrides(
     if not JOB_ID.match(job_id):
         raise InputError(f"job id {job_id!r} must match {JOB_ID.pattern}")
     try:
+        vet_fields({"dataset": dataset, "data_format": data_format, "sweep_id": sweep_id}, job_id)
         validate_overrides(list(overrides))
     except PoisonMessage as err:
         raise InputError(str(err)) from None

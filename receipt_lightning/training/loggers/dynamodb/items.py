@@ -38,7 +38,9 @@ STATUSES: tuple[str, ...] = ("RUNNING", "COMPLETED", "FAILED", "INTERRUPTED")
 
 # DynamoDB's number range (magnitude); outside it the service rejects the whole batch.
 _DDB_MIN = 1e-130
-_DDB_MAX = 9.9999999999999999e125
+# The largest double below 1e126 (DynamoDB's bound is exclusive: 9.99...9E+125 with 38 nines);
+# the literal 9.9999999999999999e125 rounds *to* 1e126, which the service refuses.
+_DDB_MAX = math.nextafter(1e126, 0.0)
 
 
 @dataclass(frozen=True)
