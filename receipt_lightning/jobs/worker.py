@@ -94,7 +94,13 @@ class Worker:
                     break
                 if time.monotonic() >= self._next_beat:
                     self.beat("idle")
-                m = self.queues.receive(self.opts.poll_wait_s, self.opts.lease_ttl_s)
+                try:
+                    m = self.queues.receive(self.opts.poll_wait_s, self.opts.lease_ttl_s)
+                except (BotoCoreError, ClientError) as err:
+                    # SQS unreachable or throttling: nothing was received, poll again shortly.
+                    log.warning("receive failed: %s: %s; polling again", type(err).__name__, err)
+                    time.sleep(1.0)
+                    continue
                 if m is None:
                     continue
                 try:
@@ -113,7 +119,11 @@ class Worker:
                 last_work = time.monotonic()
         finally:
             self.watch.stop()
-            self.registry.deregister()
+            try:
+                self.registry.deregister()
+            except (BotoCoreError, ClientError) as err:
+                # The item goes stale and the registry reports it so (for humans only).
+                log.warning("registry deregistration failed: %s", err)
         return 0
 
     def handle(self, m: queues.Received) -> str:
