@@ -93,7 +93,8 @@ def dead_letter(dlq_url: str | None, m: Received, reason: str, job_id: str | Non
         kwargs["MessageGroupId"] = job_id or m.group_id or "poison"
         kwargs["MessageDeduplicationId"] = hashlib.sha256(m.message_id.encode()).hexdigest()[:64]
     _sqs().send_message(**kwargs)
-    delete(m)
+    # The copy is in the DLQ; a stale handle (the message was replaced meanwhile) is no error.
+    settle("delete", m)
 
 
 class PriorityQueues:

@@ -22,7 +22,7 @@ from receipt_lightning.jobs.attempt import Attempt
 from receipt_lightning.jobs.identity import detect_holder
 from receipt_lightning.jobs.leases import JobLease, lease_is_live
 from receipt_lightning.jobs.messages import JobMessage, PoisonMessage, decode
-from receipt_lightning.jobs.records import TERMINAL, JobStore
+from receipt_lightning.jobs.records import RETRYING, TERMINAL, JobStore
 from receipt_lightning.jobs.registry import InstanceRegistry
 from receipt_lightning.jobs.spot_watch import SpotWatch
 from receipt_lightning.jobs.trainer_process import trainer_command
@@ -142,6 +142,12 @@ class Worker:
             return "ALREADY_DONE"
         if lease_is_live(job):
             return self._leased_elsewhere(m, job)
+        wait = float(job.get("retry_at", 0) or 0) - time.time()
+        if job.get("status") == RETRYING and wait > 1:
+            # Backing off after a failure. The failed attempt hid its message for the backoff, but
+            # a message it had replaced (visibility cap) it could not hide: the record decides.
+            queues.settle("hide", m, wait)
+            return "BACKING_OFF"
         mismatch = [k for k in ("overrides", "dataset", "data_format") if getattr(msg, k) != job.get(k)]
         if mismatch:
             # The record is the source of truth: a message cannot change what a job runs.
