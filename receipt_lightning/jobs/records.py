@@ -91,7 +91,7 @@ class JobStore:
         from botocore.config import Config
 
         config = Config(
-            retries={"max_attempts": 2, "mode": "standard"},
+            retries={"total_max_attempts": 2, "mode": "standard"},  # the first try and one retry
             connect_timeout=min(2.0, self.call_timeout_s),
             read_timeout=self.call_timeout_s,
         )

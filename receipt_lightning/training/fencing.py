@@ -64,7 +64,7 @@ class Fence:
 
         from receipt_lightning.aws.session import client
 
-        config = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=CHECK_TIMEOUT_S)
+        config = Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=CHECK_TIMEOUT_S)
         self.checks += 1
         resp = client("dynamodb", config=config).get_item(
             TableName=self.table,

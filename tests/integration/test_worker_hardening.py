@@ -281,6 +281,17 @@ def test_one_aws_blip_during_a_heartbeat_does_not_kill_the_trainer(stack, monkey
     assert job["global_step"] == 40
 
 
+def test_a_lease_call_cannot_outlast_the_lease(stack):
+    """The lease store's client gives up after 2 tries of a 5 s read (the default client: 5 tries
+    of 30 s, longer than a 120 s lease); the worker renews through it."""
+    names, _, _ = stack
+    w = _worker(names, lease_ttl_s=120.0, heartbeat_s=20.0)
+    config = w.lease_store._ddb().meta.config
+    assert config.read_timeout == 5.0 and config.retries["total_max_attempts"] == 2
+    worst = config.retries["total_max_attempts"] * (config.connect_timeout + config.read_timeout)
+    assert worst < w.opts.lease_ttl_s - w.opts.lease_margin_s() - w.opts.heartbeat_s
+
+
 def test_unreachable_aws_kills_the_trainer_group_before_the_lease_expires(stack, monkeypatch):
     from botocore.exceptions import EndpointConnectionError
 

@@ -321,3 +321,11 @@ def test_metric_encoder_bound_is_below_dynamodb_max():
     assert encode_number(1e126) == (None, "1e+126")
     number, text = encode_number(9.999999999999998e125)
     assert text is None and number is not None
+
+
+def test_message_rules_are_the_submit_rules():
+    from receipt_lightning.jobs import job_config, messages
+    from receipt_lightning.sweeps.ids import SWEEP_ID
+
+    assert messages.SWEEP_ID.pattern == SWEEP_ID.pattern  # jobs may not import sweeps (layers)
+    assert job_config.DATA_FORMATS is messages.DATA_FORMATS
