@@ -181,7 +181,7 @@ def _side(obj: dict, key: str, rid: str, fail: Fail, boxes: list[Box], far: int,
         return NORMALISED_SIDE if small else max(1, max(b[far] for b in boxes))
     if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= MAX_COORD_PX:
         shown = repr(value)[:60]
-        raise fail(f"receipt {rid!r}: {key!r} must be a number of pixels in [1, {MAX_COORD_PX}], got {shown}")
+        raise fail(f"receipt {rid!r}: {key!r} must be a positive number of pixels (at most {MAX_COORD_PX}), got {shown}")
     return round(value)
 
 
