@@ -105,7 +105,8 @@ class Attempt:
         # Local deadline: the lease expiry as this worker last extended it, minus a margin. Past
         # it another worker may take the job, so the trainer must be gone by then even if AWS
         # never answers again.
-        deadline = time.monotonic() + self.opts.lease_ttl_s - self.opts.lease_margin_s()
+        acquired = self.lease.started_at or time.time()
+        deadline = time.monotonic() + (acquired + self.opts.lease_ttl_s - time.time()) - self.opts.lease_margin_s()
         kill_at: float | None = None
         rc = None
         while rc is None:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from receipt_lightning.aws.resources import PRIORITIES
@@ -32,7 +32,8 @@ class Received:
     message_id: str
     group_id: str | None
     receive_count: int
-    received_at: float = 0.0  # time.monotonic() at receipt: SQS caps total visibility from here
+    # time.monotonic() at receipt: SQS caps a message's total visibility counted from here.
+    received_at: float = field(default_factory=time.monotonic)
 
 
 def _sqs():
