@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 EXIT_FATAL_CODES = (EXIT_USAGE, 3)  # usage error, receipt_lightning.errors.EXIT_FATAL
 _CKPT_STEP = re.compile(r"step-(\d+)")
 LEASE_EXPIRED = "LEASE_EXPIRED"  # the local deadline passed without a renewal: trainer group killed
+LEASE_LOST = "LEASE_LOST"  # another attempt took the job over: nothing more is written
 
 
 def is_transient(err: BaseException) -> bool:
@@ -148,7 +149,7 @@ class Attempt:
                 if not held:
                     log.error("job %s: lease lost (taken over); killing the trainer", self.msg.job_id)
                     proc.kill()
-                    return "LEASE_LOST"
+                    return LEASE_LOST
                 deadline = started + self.opts.lease_ttl_s - self.opts.lease_margin_s()
                 next_beat = time.monotonic() + self.opts.heartbeat_s
                 try:
@@ -198,14 +199,16 @@ class Attempt:
         fields = {"error": error}
         if failures >= self.opts.max_failures:
             job_fields.update(dead_lettered=True, ended_at=time.time())
-            if self.lease.release(FAILED, "FAILED", job_fields, fields):
-                queues.dead_letter(self.w.opts.dlq_url, self.m, f"failed {failures} times: {error}",
-                                   self.msg.job_id)  # fmt: skip
+            if not self.lease.release(FAILED, "FAILED", job_fields, fields):
+                return LEASE_LOST
+            queues.dead_letter(self.w.opts.dlq_url, self.m, f"failed {failures} times: {error}",
+                               self.msg.job_id)  # fmt: skip
             return FAILED
         delay = self.opts.backoff_s(failures)
         job_fields["retry_at"] = time.time() + delay
-        if self.lease.release(RETRYING, "FAILED", job_fields, fields) and not self.replaced:
-            queues.settle("hide", self.m, delay)
+        if not self.lease.release(RETRYING, "FAILED", job_fields, fields):
+            return LEASE_LOST
+        queues.settle("hide", self.m, delay)  # a replaced message waits out retry_at instead
         return RETRYING
 
     def finish(self, proc: TrainerProcess, rc: int) -> str:
@@ -236,13 +239,15 @@ class Attempt:
         if rc in EXIT_FATAL_CODES or failures >= self.opts.max_failures:
             why = "fatal error (not retried)" if rc in EXIT_FATAL_CODES else f"failed {failures} times"
             job_fields.update(dead_lettered=True, ended_at=time.time())
-            if self.lease.release(FAILED, "FAILED", job_fields, fields):
-                queues.dead_letter(self.w.opts.dlq_url, self.m, f"{why}: {error}", self.msg.job_id)
+            if not self.lease.release(FAILED, "FAILED", job_fields, fields):
+                return LEASE_LOST  # fenced out (the trainer may have stopped for that): the new owner decides
+            queues.dead_letter(self.w.opts.dlq_url, self.m, f"{why}: {error}", self.msg.job_id)
             return FAILED
         delay = self.opts.backoff_s(failures)
         job_fields["retry_at"] = time.time() + delay
-        if self.lease.release(RETRYING, "FAILED", job_fields, fields):
-            queues.settle("hide", self.m, delay)
+        if not self.lease.release(RETRYING, "FAILED", job_fields, fields):
+            return LEASE_LOST
+        queues.settle("hide", self.m, delay)
         return RETRYING
 
     def _completed(self, summary: dict[str, Any], fields: dict[str, Any], job_fields: dict[str, Any]) -> str:
@@ -254,10 +259,11 @@ class Attempt:
             checkpoint=summary.get("last_checkpoint"),
             best_checkpoint=summary.get("best_checkpoint"),
         )
-        if self.lease.release(
+        if not self.lease.release(
             COMPLETED, COMPLETED, {k: v for k, v in job_fields.items() if v is not None}, fields
         ):
-            queues.settle("delete", self.m)
+            return LEASE_LOST
+        queues.settle("delete", self.m)
         return COMPLETED
 
     def _interrupted(self, proc: TrainerProcess, fields: dict[str, Any], job_fields: dict[str, Any]) -> str:
@@ -266,7 +272,7 @@ class Attempt:
         if proc.stop_requested:
             fields["stop_reason"] = proc.stop_requested
         if not self.lease.release(INTERRUPTED, INTERRUPTED, job_fields, fields):
-            return "LEASE_LOST"
+            return LEASE_LOST
         # Released first, then re-sent, then the old message deleted: a crash in between leaves
         # the old message, which reappears after its visibility timeout and resumes the job.
         queues.send(self.m.queue_url, replace(self.msg, delivery=delivery))

@@ -414,10 +414,10 @@ def _sqs_visibility_cap(monkeypatch, cap_s: float) -> None:
 def test_a_job_longer_than_the_visibility_cap_keeps_its_message(stack, monkeypatch, tmp_path):
     names, env, root = stack
     job_id = _submit(names)
-    plan(root, job_id, steps=110, step_s=0.2)  # ~22 s: 5+ idle receives of its message
+    plan(root, job_id, steps=150, step_s=0.2)  # ~30 s: 6+ idle receives of its message
     cap = 4.0
     _sqs_visibility_cap(monkeypatch, cap)
-    holder = _worker(names, visibility_cap_s=cap, lease_ttl_s=2.0, heartbeat_s=0.3, max_jobs=1)
+    holder = _worker(names, visibility_cap_s=cap, lease_ttl_s=3.0, heartbeat_s=0.3, max_jobs=1)
     m = holder.queues.receive(1, 2)
     assert m is not None
     idle = worker_process(env, tmp_path / "idle.log", "--instance-id", "idle", "--idle-timeout", "12")
