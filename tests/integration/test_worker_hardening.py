@@ -433,3 +433,22 @@ def test_a_job_longer_than_the_visibility_cap_keeps_its_message(stack, monkeypat
     assert queue_depth(names.dlq_url) == 0
     assert queue_depth(names.queue_urls["normal"]) == 0
 
+
+
+def test_the_real_trainer_fenced_out_writes_no_checkpoint_or_summary(stack, tmp_path):
+    """``python -m receipt_lightning.train`` started with attempt 1 of a job already at attempt 2
+    (taken over): its first checkpoint write is refused, it exits 1 and leaves no checkpoint and
+    no summary.json for the attempt that owns the run now."""
+    names, env, root = stack
+    JobStore(names.jobs_table).create({"job_id": "fenced-real", "status": "RUNNING", "attempt": 2,
+                                       "lease_owner": "w2", "lease_expires": time.time() + 600})  # fmt: skip
+    args = ["+experiment=smoke", "run_id=fenced-real", f"paths.root={root}", "data.n_train=16", "data.n_val=8",
+            "trainer.max_epochs=1", "data.batch_size=8", "trainer.enable_progress_bar=false"]  # fmt: skip
+    penv = {**os.environ, **env, "OMP_NUM_THREADS": "1", "RL_JOB_ATTEMPT": "1", "RL_JOB_ID": "fenced-real"}
+    proc = subprocess.run([sys.executable, "-m", "receipt_lightning.train", *args], cwd=tmp_path, env=penv,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "attempt 1 was fenced out" in proc.stderr + proc.stdout
+    run_dir = root / "runs" / "fenced-real"
+    assert not (run_dir / "summary.json").exists()
+    assert not list(run_dir.glob("checkpoints/step-*.ckpt"))
