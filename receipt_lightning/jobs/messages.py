@@ -140,6 +140,7 @@ def decode(body: str, group_id: str | None = None) -> JobMessage:
     # Their values are vetted by ``vet_fields`` in admission, once the message is known to be the
     # job's own (a refused own message marks the job REJECTED; a forged copy changes nothing).
     submitted = data.get("submitted_at", 0)
-    if not isinstance(submitted, (int, float)) or isinstance(submitted, bool) or submitted != submitted:
-        raise PoisonMessage("submitted_at must be a number (seconds since the epoch)", job_id)
+    if not isinstance(submitted, (int, float)) or isinstance(submitted, bool) or not 0 <= submitted < 1e11:
+        # NaN fails the comparison; a 400-digit int compares without a float conversion.
+        raise PoisonMessage("submitted_at must be a number of seconds since the epoch", job_id)
     return JobMessage(**data)
