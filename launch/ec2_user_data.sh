@@ -31,9 +31,20 @@ for _ in $(seq 30); do
 done
 mountpoint -q $root/datasets && mountpoint -q $root/runs
 
+# The worker runs as this unprivileged system user (systemd User= below), never as root; the
+# code it runs (the venv) stays root-owned, so a compromised job cannot rewrite its worker.
+id rlworker >/dev/null 2>&1 || useradd --system --home-dir /var/lib/receipt-lightning --create-home --shell /sbin/nologin rlworker
+
+# Supply chain: the package is one wheel at an HTTPS URL, checked against its sha256 before pip
+# sees it (no default: a bare name would resolve on the public index). pip itself is pinned.
 python3.11 -m venv $venv
-$venv/bin/pip install --upgrade pip
-$venv/bin/pip install "${WorkerPackage}"
+$venv/bin/pip install --no-cache-dir "pip==${PipVersion}"
+wheel_dir=$(mktemp -d)
+wheel=$wheel_dir/$(basename "${WorkerWheelUrl}")
+curl --fail --silent --show-error --location --proto =https --tlsv1.2 -o "$wheel" "${WorkerWheelUrl}"
+echo "${WorkerWheelSha256}  $wheel" | sha256sum --check --strict -
+$venv/bin/pip install --no-cache-dir "$wheel"
+rm -rf "$wheel_dir"
 
 # The worker reads the RL_* variables as defaults; the flags repeat the required ones.
 # TimeoutStopSec: a Spot notice gives 120 s; the worker checkpoints and exits well inside it.
@@ -45,6 +56,13 @@ After=network-online.target remote-fs.target
 RequiresMountsFor=$root/datasets $root/runs
 
 [Service]
+User=rlworker
+Group=rlworker
+NoNewPrivileges=true
+PrivateTmp=true
+ProtectSystem=full
+ProtectHome=true
+Environment=HOME=/var/lib/receipt-lightning
 Environment=AWS_DEFAULT_REGION=${AWS::Region}
 Environment=RL_QUEUE_URL_HIGH=${QueueHigh}
 Environment=RL_QUEUE_URL=${QueueNormal}

@@ -11,6 +11,10 @@ from receipt_lightning.errors import InputError
 SROIE_FIELDS: tuple[str, ...] = ("company", "date", "address", "total")
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in page pixels, x0 <= x1, y0 <= y1
+# Largest page coordinate (and page side) a reader accepts, in pixels: a 600 dpi scan of a 4 m
+# receipt roll. Beyond it a number is malformed input, not a page (one 1e12 coordinate would
+# otherwise squash every other box of its receipt to 0 when boxes are normalised).
+MAX_COORD_PX = 100_000
 
 
 @dataclass

@@ -37,6 +37,7 @@ from receipt_lightning.runs import (
     weights_sha256,
     write_json_atomic,
 )
+from receipt_lightning.training.fencing import EXIT_FENCED, FencedOut, check_fence
 
 log = logging.getLogger("receipt_lightning.train")
 
@@ -161,12 +162,22 @@ def summarize(
         summary["resume"] = resume_info(cfg.paths.run_dir, graph.resume_from, graph.attempt)
     if getattr(graph.spot, "interruption", None):
         summary["interruption"] = graph.spot.interruption
+    check_fence("summary.json")
     write_json_atomic(Path(cfg.paths.run_dir) / SUMMARY_FILE, summary)
     return summary
 
 
 def run(cfg: DictConfig) -> int:
-    """Fit one run; returns the process exit code."""
+    """Fit one run; returns the process exit code. A trainer fenced out of its job (another
+    worker took the lease over) stops without writing anything more."""
+    try:
+        return _run(cfg)
+    except FencedOut as err:
+        log.error("%s", err)
+        return EXIT_FENCED
+
+
+def _run(cfg: DictConfig) -> int:
     started = time.time()
     run_dir = Path(cfg.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -188,6 +199,8 @@ def run(cfg: DictConfig) -> int:
         if cfg.validate_at_end and not cfg.trainer.get("fast_dev_run"):
             results = graph.trainer.validate(graph.model, datamodule=graph.datamodule, verbose=False)
             extra["final_validation"] = plain_metrics(results[0]) if results else {}
+    except FencedOut:
+        raise  # no summary: the run directory belongs to the attempt that took over
     except JobInterrupted as stop:
         log.warning(
             "interrupted (%s): checkpoint durable, exiting %d to be resumed", stop.reason, EXIT_INTERRUPTED

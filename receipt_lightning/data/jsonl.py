@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO
 
 from receipt_lightning.errors import InputError
-from receipt_lightning.receipt import Box, Receipt, bio_label_list
+from receipt_lightning.receipt import MAX_COORD_PX, Box, Receipt, bio_label_list
 from receipt_lightning.runs import write_atomic
 
 log = logging.getLogger(__name__)
@@ -73,6 +72,10 @@ def load_jsonl(path: str | os.PathLike[str], fields: Sequence[str] | None = None
                 raise InputError(
                     f"invalid JSON: {exc.msg} at column {exc.colno}", source=source, line=n
                 ) from exc
+            except RecursionError:
+                raise InputError("invalid JSON: nested too deeply", source=source, line=n) from None
+            except ValueError as exc:  # an integer over Python's digit limit (4300)
+                raise InputError(f"invalid number: {str(exc)[:120]}", source=source, line=n) from None
             receipt, outside = parse_receipt(obj, allowed, fields, source, n)
             if receipt.id in first_line:
                 raise InputError(
@@ -160,10 +163,16 @@ def parse_receipt(
 def _box(value: object, i: int, rid: str, fail: Fail) -> Box:
     numbers = isinstance(value, list) and len(value) == 4
     numbers = numbers and all(
-        isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) for c in value
+        isinstance(c, int | float) and not isinstance(c, bool) and -MAX_COORD_PX <= c <= MAX_COORD_PX
+        for c in value  # NaN compares false; a 400-digit int compares fine (no float conversion)
     )
     if not numbers:
-        raise fail(f"receipt {rid!r} word {i}: bbox must be 4 numbers [x0, y0, x1, y1], got {value!r}")
+        shown = repr(value)
+        shown = shown if len(shown) <= 120 else shown[:120] + "..."
+        raise fail(
+            f"receipt {rid!r} word {i}: bbox must be 4 numbers [x0, y0, x1, y1] within "
+            f"+-{MAX_COORD_PX} px, got {shown}"
+        )
     x0, y0, x1, y1 = (round(c) for c in value)
     if x0 > x1 or y0 > y1:
         raise fail(f"receipt {rid!r} word {i}: bbox {value!r} has x0 > x1 or y0 > y1")
@@ -175,8 +184,9 @@ def _side(obj: dict, key: str, rid: str, fail: Fail, boxes: list[Box], far: int,
     value = obj.get(key)
     if value is None:
         return NORMALISED_SIDE if small else max(1, max(b[far] for b in boxes))
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 1:
-        raise fail(f"receipt {rid!r}: {key!r} must be a positive number of pixels, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= MAX_COORD_PX:
+        shown = repr(value)[:60]
+        raise fail(f"receipt {rid!r}: {key!r} must be a positive number of pixels (at most {MAX_COORD_PX}), got {shown}")
     return round(value)
 
 

@@ -10,7 +10,8 @@ vertical centres lie within half a median line height of the line's first row). 
 reading order already, but some list stray rows at the end (e.g. ``000.csv``'s ``9.00``).
 
 Bad input: a row with fewer than 9 comma-separated parts or non-integer coordinates is skipped,
-with one warning per file giving the count and the line numbers; blank rows are skipped silently
+with one warning per file giving the count and the line numbers; an integer coordinate beyond
+``MAX_COORD_PX`` raises ``InputError`` naming the file and line; blank rows are skipped silently
 (the data set has some). Undecodable bytes are replaced (warning naming the file). A box file
 without its key file raises ``InputError`` when ``label=True`` (the labels would silently be all
 "O"); with ``label=False`` the receipt is read without key values. A receipt without any word is
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from receipt_lightning.errors import InputError
 from receipt_lightning.fields.keys import read_key
-from receipt_lightning.receipt import SROIE_FIELDS, Box, Receipt
+from receipt_lightning.receipt import MAX_COORD_PX, SROIE_FIELDS, Box, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +113,15 @@ def parse_box_lines(text: str, source: str) -> list[tuple[Box, str]]:
             continue
         try:
             coords = [int(p) for p in parts[:8]]
-        except ValueError:
+        except ValueError:  # not an integer, or over Python's digit limit (4300 digits)
             bad_lines.append(number)
             continue
+        if any(abs(c) > MAX_COORD_PX for c in coords):
+            raise InputError(
+                f"coordinate out of range (|x|, |y| <= {MAX_COORD_PX} px): {line[:120]!r}",
+                source=source,
+                line=number,
+            )
         xs, ys = coords[0::2], coords[1::2]
         box = (max(0, min(xs)), max(0, min(ys)), max(0, max(xs)), max(0, max(ys)))
         rows.append((box, parts[8]))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from receipt_lightning.data.sources import detect_source
 from receipt_lightning.errors import InputError
-from receipt_lightning.jobs.messages import JobMessage, PoisonMessage
-from receipt_lightning.jobs.overrides import check_targets, compose, validate_overrides
+from receipt_lightning.jobs.messages import JobMessage, PoisonMessage, vet_fields
+from receipt_lightning.jobs.overrides import check_targets, compose, override_key, validate_overrides
 
 # Targets Hydra's own node may name (launchers, sweepers, job logging), never settable by a job.
 HYDRA_TARGET_PREFIXES: tuple[str, ...] = ("hydra.", "hydra_plugins.", "logging.")
@@ -34,15 +34,23 @@ def dataset_overrides(msg: JobMessage, root: Path) -> list[str]:
     dataset is fatal at once (no retry can make it appear)."""
     if msg.dataset is None:
         return []
-    if "/" in msg.dataset or msg.dataset.startswith("."):
-        raise PoisonMessage(f"dataset {msg.dataset!r} must be one directory name under datasets/")
     path = root / "datasets" / msg.dataset
     if not path.is_dir():
         raise PoisonMessage(f"dataset {msg.dataset!r} not found: no directory {path}")
     fmt = msg.data_format or detect_format(path)
     chosen = [o for o in msg.overrides if o.startswith("data=")]
     head = [] if chosen else [f"data={fmt}"]
+    # The worker's own overrides pass the same checks as the job's (data= is a group option).
+    validate_overrides(head)
     return [*head, f"data.root={path}"]
+
+
+def composition_reason(err: BaseException, overrides: Iterable[str]) -> str:
+    """What a refused composition records: the error class and the keys the job set. Never the
+    error's text: it may quote a value Hydra resolved (an environment variable, a file)."""
+    keys = sorted({override_key(o) for o in overrides})
+    named = ", ".join(keys[:20]) if keys else "none"
+    return f"config does not compose ({type(err).__name__}); keys the job sets: {named}"
 
 
 def admit(
@@ -55,6 +63,9 @@ def admit(
 ) -> list[str]:
     """The trainer's argument list for ``msg`` (overrides, then the worker's own keys), or
     ``PoisonMessage`` saying why the job may not run."""
+    vet_fields(
+        {"dataset": msg.dataset, "data_format": msg.data_format, "sweep_id": msg.sweep_id}, msg.job_id
+    )
     validate_overrides(msg.overrides, extra_keys=extra_keys)
     args = [
         *msg.overrides,
@@ -67,8 +78,7 @@ def admit(
         try:
             cfg = compose(args)
         except Exception as err:  # noqa: BLE001 - any composition error is the job's fault: refuse it
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise PoisonMessage(f"config does not compose: {type(err).__name__}: {first}") from None
+            raise PoisonMessage(composition_reason(err, msg.overrides)) from None
         from omegaconf import OmegaConf
 
         tree = OmegaConf.to_container(cfg, resolve=False)

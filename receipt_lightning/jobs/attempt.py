@@ -20,11 +20,32 @@ from receipt_lightning.jobs.leases import JobLease
 from receipt_lightning.jobs.messages import JobMessage
 from receipt_lightning.jobs.queues import Received
 from receipt_lightning.jobs.records import COMPLETED, FAILED, INTERRUPTED, RETRYING
-from receipt_lightning.jobs.trainer_process import TrainerProcess
+from receipt_lightning.jobs.trainer_process import ATTEMPT_ENV, JOB_ID_ENV, TrainerProcess
 from receipt_lightning.runs import checkpoint_step
 
 log = logging.getLogger(__name__)
 EXIT_FATAL_CODES = (EXIT_USAGE, 3)  # usage error, receipt_lightning.errors.EXIT_FATAL
+LEASE_EXPIRED = "LEASE_EXPIRED"  # the local deadline passed without a renewal: trainer group killed
+LEASE_LOST = "LEASE_LOST"  # another attempt took the job over: nothing more is written
+
+
+def is_transient(err: BaseException) -> bool:
+    """An AWS error worth retrying: any botocore transport error (timeouts, connection errors),
+    throttling, 5xx, or our own ``RetryableError``."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from receipt_lightning.errors import RetryableError
+
+    if isinstance(err, (BotoCoreError, RetryableError)):
+        return True
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return status >= 500 or "Throttl" in str(error.get("Code", "")) or error.get("Code") in (
+            "ProvisionedThroughputExceededException", "RequestLimitExceeded", "InternalServerError",
+            "ServiceUnavailable", "RequestTimeout",
+        )  # fmt: skip
+    return False
 
 
 def resume_step(summary: dict[str, Any]) -> int | None:
@@ -55,13 +76,14 @@ class Attempt:
         self.w, self.m, self.msg, self.job, self.lease = worker, m, msg, job, lease
         self.opts = worker.opts
         self.guard: Any = None  # jobs/stops.py AttemptGuard once the trainer runs
+        self.replaced = False  # the received message was replaced by a fresh copy (visibility cap)
 
     def run(self, args: list[str]) -> str:
         """Train and record; returns the outcome."""
         run_dir = self.opts.root / "runs" / self.msg.job_id
-        proc = TrainerProcess(
-            self.w.trainer_cmd, args, run_dir, self.lease.attempt or 0, self.w.trainer_env()
-        )
+        env = self.w.trainer_env()
+        env.update({ATTEMPT_ENV: str(self.lease.attempt or 0), JOB_ID_ENV: self.msg.job_id})
+        proc = TrainerProcess(self.w.trainer_cmd, args, run_dir, self.lease.attempt or 0, env)
         proc.start()
         log.info("job %s attempt %s: trainer pid %s", self.msg.job_id, self.lease.attempt, proc.proc.pid)
         # Fleet operations (issue 20): cancel, max_runtime, stall watchdog; the log to DynamoDB.
@@ -74,9 +96,18 @@ class Attempt:
             if scale_in is not None:
                 scale_in.protect(True)  # busy: scale in idle workers first (jobs/scale_in.py)
             return self._supervise(proc)
+        except Exception as err:  # noqa: BLE001 - any error of one attempt ends it with an outcome
+            if is_transient(err):
+                raise  # the worker loop logs it; the lease runs out and the job is retried (LOST)
+            log.exception("job %s attempt %s: worker error", self.msg.job_id, self.lease.attempt)
+            return self._worker_error(err)
         finally:
-            if proc.proc is not None and proc.proc.poll() is None:
-                proc.kill()  # an error here must never leave a trainer running without a lease
+            # An error must never leave a trainer, or anything it started, running without a
+            # lease: the whole process group goes, whatever the outcome.
+            if proc.proc is not None:
+                if proc.proc.poll() is None:
+                    proc.kill()
+                proc.kill_group()
             if self.guard is not None:
                 self.guard.close()
             if shipper is not None:
@@ -86,6 +117,11 @@ class Attempt:
 
     def _supervise(self, proc: TrainerProcess) -> str:
         next_beat = time.monotonic() + self.opts.heartbeat_s
+        # Local deadline: the lease expiry as this worker last extended it, minus a margin. Past
+        # it another worker may take the job, so the trainer must be gone by then even if AWS
+        # never answers again.
+        acquired = self.lease.started_at or time.time()
+        deadline = time.monotonic() + (acquired + self.opts.lease_ttl_s - time.time()) - self.opts.lease_margin_s()
         kill_at: float | None = None
         rc = None
         while rc is None:
@@ -104,19 +140,94 @@ class Attempt:
                 )
                 rc = proc.kill()
                 break
+            if now >= deadline:
+                log.error(
+                    "job %s: lease not renewed before its local deadline (AWS unreachable); "
+                    "killing the trainer's process group",
+                    self.msg.job_id,
+                )
+                proc.kill()
+                return LEASE_EXPIRED
             stop = self.guard.poll(now) if self.guard is not None and proc.stop_requested is None else None
             if stop is not None:  # a guard rail (jobs/stops.py): SIGTERM now, SIGKILL after its grace
                 proc.request_stop(stop.reason)
                 kill_at = now + stop.grace_s
             if now >= next_beat:
-                next_beat = now + self.opts.heartbeat_s
-                if not self.lease.renew():
+                started = time.monotonic()
+                try:
+                    held = self.lease.renew()
+                except Exception as err:  # noqa: BLE001 - only transient AWS errors are tolerated
+                    if not is_transient(err):
+                        raise
+                    # One blip must not kill a healthy trainer: retry soon, until the deadline.
+                    log.warning("job %s: lease renewal failed (%s: %s); retrying until the local "
+                                "deadline", self.msg.job_id, type(err).__name__, err)  # fmt: skip
+                    next_beat = time.monotonic() + min(self.opts.heartbeat_s, 1.0)
+                    continue
+                if not held:
                     log.error("job %s: lease lost (taken over); killing the trainer", self.msg.job_id)
                     proc.kill()
-                    return "LEASE_LOST"
-                queues.settle("hide", self.m, self.opts.lease_ttl_s)
+                    return LEASE_LOST
+                deadline = started + self.opts.lease_ttl_s - self.opts.lease_margin_s()
+                next_beat = time.monotonic() + self.opts.heartbeat_s
+                try:
+                    self._keep_message()
+                except Exception as err:  # noqa: BLE001 - only transient AWS errors are tolerated
+                    if not is_transient(err):
+                        raise
+                    log.warning("job %s: keeping the message failed (%s); next beat retries",
+                                self.msg.job_id, type(err).__name__)  # fmt: skip
                 self.w.beat("draining" if self.w.watch.drain.is_set() else "busy", self.msg.job_id)
         return self.finish(proc, rc)
+
+    def _keep_message(self) -> None:
+        """Keep the job's message hidden while the trainer runs. SQS caps a received message's
+        total visibility (12 h): near that cap the message is replaced by a fresh copy whose id
+        becomes the lease's message id (see ``Worker._leased_elsewhere``)."""
+        if self.replaced:
+            return
+        elapsed = time.monotonic() - self.m.received_at
+        left = self.opts.visibility_cap_s - elapsed
+        if left > self.opts.lease_ttl_s + self.opts.heartbeat_s:
+            queues.settle("hide", self.m, self.opts.lease_ttl_s)
+            return
+        delivery = self._next_delivery()
+        fresh = replace(self.msg, delivery=delivery)
+        message_id = queues.send(self.m.queue_url, fresh)
+        if self.lease.update({"lease_message_id": message_id, "delivery": delivery}):
+            self.job["delivery"] = delivery
+            queues.settle("delete", self.m)
+            self.replaced = True
+            log.info("job %s: message replaced by a fresh copy %s before the visibility cap",
+                     self.msg.job_id, message_id)  # fmt: skip
+
+    def _next_delivery(self) -> int:
+        """The next delivery number, from the record as it is now: idle workers may have
+        replaced the job's message meanwhile, and a reused number would be deduplicated away."""
+        now = self.w.store.get(self.msg.job_id) or self.job
+        return max(int(now.get("delivery", 1)), int(self.job.get("delivery", 1)), self.msg.delivery) + 1
+
+    def _worker_error(self, err: BaseException) -> str:
+        """End the attempt after an error of the worker itself (not the trainer): counted as a
+        failure, retried after a backoff, FAILED and dead-lettered after ``max_failures``. Only
+        plain strings and integers are written, so this record cannot fail the way the first did."""
+        failures = int(self.job.get("failures", 0)) + 1
+        error = f"worker error while running the attempt: {type(err).__name__}"
+        job_fields: dict[str, Any] = {"error": error, "failures": failures}
+        fields = {"error": error}
+        if failures >= self.opts.max_failures:
+            job_fields.update(dead_lettered=True, ended_at=time.time())
+            if not self.lease.release(FAILED, "FAILED", job_fields, fields):
+                return LEASE_LOST
+            queues.dead_letter(self.w.opts.dlq_url, self.m, f"failed {failures} times: {error}",
+                               self.msg.job_id)  # fmt: skip
+            return FAILED
+        delay = self.opts.backoff_s(failures)
+        job_fields["retry_at"] = time.time() + delay
+        if not self.lease.release(RETRYING, "FAILED", job_fields, fields):
+            return LEASE_LOST
+        queues.settle("hide", self.m, delay)  # a replaced message waits out retry_at instead
+        return RETRYING
 
     def finish(self, proc: TrainerProcess, rc: int) -> str:
         summary = proc.summary() or {}
@@ -149,13 +260,15 @@ class Attempt:
         if rc in EXIT_FATAL_CODES or failures >= self.opts.max_failures:
             why = "fatal error (not retried)" if rc in EXIT_FATAL_CODES else f"failed {failures} times"
             job_fields.update(dead_lettered=bool(self.w.opts.dlq_url), ended_at=time.time())
-            if self.lease.release(FAILED, FAILED, job_fields, fields):
-                queues.dead_letter(self.w.opts.dlq_url, self.m, f"{why}: {error}", self.msg.job_id)
+            if not self.lease.release(FAILED, FAILED, job_fields, fields):
+                return LEASE_LOST  # fenced out (the trainer may have stopped for that): the new owner decides
+            queues.dead_letter(self.w.opts.dlq_url, self.m, f"{why}: {error}", self.msg.job_id)
             return FAILED
         delay = self.opts.backoff_s(failures)
         job_fields["retry_at"] = time.time() + delay
-        if self.lease.release(RETRYING, FAILED, job_fields, fields):
-            queues.settle("hide", self.m, delay)
+        if not self.lease.release(RETRYING, FAILED, job_fields, fields):
+            return LEASE_LOST
+        queues.settle("hide", self.m, delay)
         return RETRYING
 
     def _completed(self, summary: dict[str, Any], fields: dict[str, Any], job_fields: dict[str, Any]) -> str:
@@ -167,19 +280,20 @@ class Attempt:
             checkpoint=summary.get("last_checkpoint"),
             best_checkpoint=summary.get("best_checkpoint"),
         )
-        if self.lease.release(
+        if not self.lease.release(
             COMPLETED, COMPLETED, {k: v for k, v in job_fields.items() if v is not None}, fields
         ):
-            queues.settle("delete", self.m)
+            return LEASE_LOST
+        queues.settle("delete", self.m)
         return COMPLETED
 
     def _interrupted(self, proc: TrainerProcess, fields: dict[str, Any], job_fields: dict[str, Any]) -> str:
-        delivery = int(self.job.get("delivery", self.msg.delivery)) + 1
+        delivery = self._next_delivery()
         job_fields.update(delivery=delivery, interruptions=int(self.job.get("interruptions", 0)) + 1)
         if proc.stop_requested:
             fields["stop_reason"] = proc.stop_requested
         if not self.lease.release(INTERRUPTED, INTERRUPTED, job_fields, fields):
-            return "LEASE_LOST"
+            return LEASE_LOST
         # Released first, then re-sent, then the old message deleted: a crash in between leaves
         # the old message, which reappears after its visibility timeout and resumes the job.
         queues.send(self.m.queue_url, replace(self.msg, delivery=delivery))

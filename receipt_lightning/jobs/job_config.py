@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from receipt_lightning.errors import InputError
+from receipt_lightning.jobs.messages import DATA_FORMATS
+from receipt_lightning.jobs.messages import DATASET_NAME as _DATASET_NAME
 
 # model_name -> Hydra `model=` group option. Short names and the original Hugging Face ids both work.
 MODEL_CHOICES: dict[str, str] = {
@@ -26,11 +28,10 @@ MODEL_CHOICES: dict[str, str] = {
 # The model of a job that names none (receipt-trainer's API and job files): a pretrained text
 # encoder, offline; layoutlm_tiny is for tests and the smoke run only.
 DEFAULT_MODEL = "layoutlm_minilm"
-DATA_FORMATS: tuple[str, ...] = ("synthetic", "sroie", "jsonl")
 # conf/trainer/ options a job may name (auto: the worker's machine decides; the default).
 TRAINERS: tuple[str, ...] = ("auto", "cpu", "cpu_bf16", "gpu", "ddp")
-# A dataset name is one directory under <shared root>/datasets/: no separators, no "..".
-_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# DATA_FORMATS and the dataset-name rule live in jobs.messages: the worker vets a message's
+# fields by the very rules submit uses.
 
 
 @dataclass

@@ -104,6 +104,13 @@ class JobLease:
             b.set("progress", progress)
         return self._fenced(b)
 
+    def update(self, values: dict[str, Any]) -> bool:
+        """Set ``values`` on the job while this lease holds; False if fenced out."""
+        b = UpdateBuilder().set("updated_at", time.time())
+        for k, v in values.items():
+            b.set(k, v)
+        return self._fenced(b)
+
     def release(
         self, status: str, outcome: str, job_fields: dict[str, Any], attempt_fields: dict[str, Any]
     ) -> bool:

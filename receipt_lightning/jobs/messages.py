@@ -21,12 +21,21 @@ SCHEMA_VERSION = 1
 MAX_BODY_BYTES = 64 * 1024
 MAX_OVERRIDES = 64
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")  # also the FIFO MessageGroupId and run_id
+# The same rules submit applies (jobs.job_config.DataConfig, sweeps.ids.SWEEP_ID): a message is
+# vetted field by field before anything is composed, so no field reaches Hydra unchecked.
+DATA_FORMATS: tuple[str, ...] = ("synthetic", "sroie", "jsonl")
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # one directory, never ".."
+SWEEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
+# Stored reasons (job record, dead-letter attribute, log) are cut to this many characters: one
+# hostile message must not grow a 400 KB DynamoDB item or flood a log.
+MAX_REASON_CHARS = 1000
 
 
 class PoisonMessage(FatalError):
     """A message no worker can ever run; it goes to the dead-letter queue at once."""
 
     def __init__(self, reason: str, job_id: str | None = None):
+        reason = short_reason(reason)
         super().__init__(reason)
         self.reason = reason
         self.job_id = job_id
@@ -57,6 +66,32 @@ class JobMessage:
         return body
 
 
+def short_reason(text: str, limit: int = MAX_REASON_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (with a marker saying how much was cut)."""
+    if len(text) <= limit:
+        return text
+    tail = f" ... [{len(text) - limit} more characters]"
+    return text[: max(0, limit - len(tail))] + tail
+
+
+def vet_fields(data: dict, job_id: str | None) -> None:
+    """Check the optional fields of a message; ``PoisonMessage`` names the first bad one. Submit
+    and the worker both run this, so a field a worker accepts is one submit would have sent."""
+    dataset, fmt, sweep_id = data.get("dataset"), data.get("data_format"), data.get("sweep_id")
+    for key, value in (("dataset", dataset), ("data_format", fmt), ("sweep_id", sweep_id)):
+        if value is not None and not isinstance(value, str):
+            raise PoisonMessage(f"{key} must be a string", job_id)
+    if dataset is not None and not DATASET_NAME.match(dataset):
+        raise PoisonMessage(
+            f"dataset {dataset[:200]!r} must be one directory name (letters, digits, . _ -; no '/' or '..')",
+            job_id,
+        )
+    if fmt is not None and fmt not in DATA_FORMATS:
+        raise PoisonMessage(f"data_format {fmt[:200]!r} must be one of {', '.join(DATA_FORMATS)}", job_id)
+    if sweep_id is not None and not SWEEP_ID.match(sweep_id):
+        raise PoisonMessage(f"sweep_id {sweep_id[:200]!r} must match {SWEEP_ID.pattern}", job_id)
+
+
 def new_job_id() -> str:
     return "job-" + uuid.uuid4().hex[:16]
 
@@ -73,6 +108,8 @@ def decode(body: str, group_id: str | None = None) -> JobMessage:
     if not isinstance(data, dict):
         raise PoisonMessage("body is not a JSON object", group_id)
     job_id = data.get("job_id") if isinstance(data.get("job_id"), str) else group_id
+    if job_id is not None and not JOB_ID.match(job_id):
+        job_id = None  # never a key to write a record under
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise PoisonMessage(
@@ -81,24 +118,29 @@ def decode(body: str, group_id: str | None = None) -> JobMessage:
     known = {f for f in JobMessage.__dataclass_fields__}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise PoisonMessage(f"unknown field(s) {', '.join(unknown)}", job_id)
+        shown = ", ".join(repr(u[:40]) for u in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+        raise PoisonMessage(f"{len(unknown)} unknown field(s): {shown}", job_id)
     if not isinstance(data.get("job_id"), str) or not JOB_ID.match(data["job_id"]):
-        raise PoisonMessage(f"job_id {data.get('job_id')!r} must match {JOB_ID.pattern}", job_id)
+        raise PoisonMessage(f"job_id {str(data.get('job_id'))[:100]!r} must match {JOB_ID.pattern}", job_id)
     if group_id is not None and group_id != data["job_id"]:
-        raise PoisonMessage(f"message group {group_id!r} differs from job_id {data['job_id']!r}", job_id)
+        raise PoisonMessage(f"message group {group_id[:100]!r} differs from job_id {data['job_id']!r}", job_id)
     overrides = data.get("overrides")
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
         raise PoisonMessage("overrides must be a list of strings", job_id)
     if len(overrides) > MAX_OVERRIDES:
         raise PoisonMessage(f"{len(overrides)} overrides, over the limit of {MAX_OVERRIDES}", job_id)
     if data.get("priority", "normal") not in ("high", "normal", "low"):
-        raise PoisonMessage(f"priority {data.get('priority')!r} is not high, normal or low", job_id)
+        raise PoisonMessage(f"priority {str(data.get('priority'))[:40]!r} is not high, normal or low", job_id)
     delivery = data.get("delivery", 1)
-    if not isinstance(delivery, int) or isinstance(delivery, bool) or delivery < 1:
-        raise PoisonMessage(f"delivery {delivery!r} must be a positive integer", job_id)
+    if not isinstance(delivery, int) or isinstance(delivery, bool) or not 1 <= delivery < 10**9:
+        raise PoisonMessage(f"delivery {str(delivery)[:40]!r} must be a positive integer", job_id)
     for key in ("dataset", "data_format", "sweep_id"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise PoisonMessage(f"{key} must be a string", job_id)
-    if not isinstance(data.get("submitted_at", 0), (int, float)):
-        raise PoisonMessage("submitted_at must be a number (seconds since the epoch)", job_id)
+    # Their values are vetted by ``vet_fields`` in admission, once the message is known to be the
+    # job's own (a refused own message marks the job REJECTED; a forged copy changes nothing).
+    submitted = data.get("submitted_at", 0)
+    if not isinstance(submitted, (int, float)) or isinstance(submitted, bool) or not 0 <= submitted < 1e11:
+        # NaN fails the comparison; a 400-digit int compares without a float conversion.
+        raise PoisonMessage("submitted_at must be a number of seconds since the epoch", job_id)
     return JobMessage(**data)

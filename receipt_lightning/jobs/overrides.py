@@ -8,8 +8,10 @@ config groups, and after composing every ``_target_`` must come from an allow-li
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,62 @@ ALLOWED_KEYS: frozenset[str] = frozenset(
         "seed",
     }
 )
+
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The values an allowed key takes: a number of ``kind`` in [``low``, ``high``], or null when
+    ``nullable``. Refused at submit time and again on the worker, naming the bound, so a value
+    that cannot run never costs a trainer start (nor three retries)."""
+
+    kind: type  # int (bools and floats refused) or float (ints accepted; NaN and inf refused)
+    low: float
+    high: float
+    nullable: bool = False  # null keeps the config's meaning ("all", "derived")
+    also: tuple[int, ...] = ()  # extra exact values allowed (-1 = "none" for max_steps)
+
+    def describe(self) -> str:
+        kind = "an integer" if self.kind is int else "a number"
+        extra = "".join(f" or {v}" for v in self.also) + (" or null" if self.nullable else "")
+        return f"{kind} in [{_number(self.low)}, {_number(self.high)}]{extra}"
+
+    def admits(self, value: Any) -> bool:
+        if value is None:
+            return self.nullable
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind is int and not isinstance(value, int):
+            return False
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        return value in self.also or self.low <= value <= self.high
+
+
+def _number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+# Every key on the allow-list has a bound (a test checks): sizes a worker can hold, rates that
+# can train, durations that end.
+BOUNDS: dict[str, Bound] = {
+    "data.batch_size": Bound(int, 1, 4096),  # receipts per step per device
+    "data.eval_batch_size": Bound(int, 1, 4096),
+    "data.max_samples": Bound(int, 1, 10_000_000, nullable=True),  # training receipts
+    "data.num_workers": Bound(int, 0, 32),  # DataLoader processes (a g5.xlarge has 4 vCPUs)
+    "data.n_train": Bound(int, 1, 1_000_000, nullable=True),  # synthetic receipts
+    "data.n_val": Bound(int, 1, 100_000, nullable=True),
+    "data.max_length": Bound(int, 16, 512),  # LayoutLM has 512 positions
+    "data.val_fraction": Bound(float, 0.01, 0.9),
+    "model.learning_rate": Bound(float, 1e-8, 1.0),
+    "model.weight_decay": Bound(float, 0.0, 1.0),
+    "model.warmup_ratio": Bound(float, 0.0, 1.0),
+    "trainer.max_epochs": Bound(int, 1, 10_000),
+    "trainer.max_steps": Bound(int, 1, 10_000_000, also=(-1,)),  # -1: derived from max_epochs
+    "checkpoint.every_n_train_steps": Bound(int, 1, 1_000_000),
+    "checkpoint.every_n_minutes": Bound(float, 0.0, 1440.0, nullable=True),
+    "seed": Bound(int, 0, 2**32 - 1),
+}
 # Config groups a job may choose, with their options when fixed; `experiment` options are the
 # files under conf/experiment/ (`experiment=NAME`, or `+experiment=NAME` where the primary config
 # does not list the group).
@@ -105,6 +163,9 @@ def check_override(text: str, parsed: Any, *, root: Path, extra_keys: Iterable[s
         raise PoisonMessage(f"override {text!r}: key {key!r} is not on the allow-list")
     if not isinstance(value, _PRIMITIVES):
         raise PoisonMessage(f"override {text!r}: value must be a number, string, boolean or null")
+    bound = BOUNDS.get(key)
+    if bound is not None and not bound.admits(value):
+        raise PoisonMessage(f"override {text!r}: {key} must be {bound.describe()}")
 
 
 def validate_overrides(
@@ -134,6 +195,12 @@ def validate_overrides(
             raise PoisonMessage(f"override {text!r}: key {parsed.key_or_group!r} is set twice")
         seen.add(parsed.key_or_group)
     return list(overrides)
+
+
+def override_key(text: str) -> str:
+    """The key or group an override names (``+experiment=x`` -> ``experiment``), for messages."""
+    key = text.split("=", 1)[0].lstrip("+~")
+    return key if re.fullmatch(r"[A-Za-z0-9_./@-]{1,64}", key) else "<unparsable>"
 
 
 def targets(node: Any, path: str = "") -> list[tuple[str, str]]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from receipt_lightning.aws.resources import PRIORITIES
@@ -31,6 +32,8 @@ class Received:
     message_id: str
     group_id: str | None
     receive_count: int
+    # time.monotonic() at receipt: SQS caps a message's total visibility counted from here.
+    received_at: float = field(default_factory=time.monotonic)
 
 
 def _sqs():
@@ -62,14 +65,16 @@ def set_visibility(m: Received, seconds: float) -> None:
 def settle(action: str, m: Received, seconds: float = 0.0) -> bool:
     """``delete`` or ``hide`` (set visibility) ``m``, tolerating a stale receipt handle: the message
     may have been received again elsewhere, and the job record, not the message, is authoritative."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         if action == "delete":
             delete(m)
         else:
             set_visibility(m, seconds)
-    except ClientError as err:
+    except (BotoCoreError, ClientError) as err:
+        # Also a transport error (EndpointConnectionError, a timeout): a message left visible
+        # comes back and the job record's conditions decide; a trainer is never stopped for it.
         log.warning("message %s: %s failed (%s); the job record decides", m.message_id, action, err)
         return False
     return True
@@ -107,7 +112,8 @@ def dead_letter(dlq_url: str | None, m: Received, reason: str, job_id: str | Non
         kwargs["MessageGroupId"] = job_id or m.group_id or "poison"
         kwargs["MessageDeduplicationId"] = hashlib.sha256(m.message_id.encode()).hexdigest()[:64]
     _sqs().send_message(**kwargs)
-    delete(m)
+    # The copy is in the DLQ; a stale handle (the message was replaced meanwhile) is no error.
+    settle("delete", m)
 
 
 class PriorityQueues:
@@ -142,6 +148,7 @@ class PriorityQueues:
                     message_id=raw["MessageId"],
                     group_id=attrs.get("MessageGroupId"),
                     receive_count=int(attrs.get("ApproximateReceiveCount", "1")),
+                    received_at=time.monotonic(),
                 )
         return None
 

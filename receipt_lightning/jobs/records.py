@@ -6,7 +6,7 @@ import re
 import time
 from typing import Any
 
-from receipt_lightning.errors import FatalError
+from receipt_lightning.errors import FatalError, RetryableError
 from receipt_lightning.jobs.ddb import deserialize, is_conditional_failure, serialize
 from receipt_lightning.runs import TERMINAL_JOB_STATUSES, JobStatus
 
@@ -18,6 +18,8 @@ TERMINAL = TERMINAL_JOB_STATUSES
 CANCEL_REQUESTED, CANCELLED, TIMED_OUT = JobStatus.CANCEL_REQUESTED, JobStatus.CANCELLED, JobStatus.TIMED_OUT
 # Every status as spelled in the jobs table (listing filters, --json output).
 ALL_STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
+MAX_REJECTIONS = 6  # rejections kept on a job item (the newest); rejection_count counts all
+MAX_REJECTION_TRIES = 5  # optimistic rewrites of the rejection list before giving up (retryable)
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
 
 
@@ -77,15 +79,27 @@ class UpdateBuilder:
 class JobStore:
     """Reads and writes job items in one table."""
 
-    def __init__(self, table: str):
+    def __init__(self, table: str, call_timeout_s: float | None = None):
         if not table:
             raise FatalError("no jobs table: pass --dynamo-table or set RL_JOBS_TABLE")
         self.table = table
+        # None: the session's default client (5 tries, 30 s reads). A lease store sets a short
+        # timeout and 2 tries, so one renewal can never outlast the lease it renews.
+        self.call_timeout_s = call_timeout_s
 
     def _ddb(self):
         from receipt_lightning.aws.session import client
 
-        return client("dynamodb")
+        if self.call_timeout_s is None:
+            return client("dynamodb")
+        from botocore.config import Config
+
+        config = Config(
+            retries={"total_max_attempts": 2, "mode": "standard"},  # the first try and one retry
+            connect_timeout=min(2.0, self.call_timeout_s),
+            read_timeout=self.call_timeout_s,
+        )
+        return client("dynamodb", config=config)
 
     def create(self, item: dict[str, Any]) -> bool:
         """Write a new job; False (and no change) if the job id already exists."""
@@ -140,19 +154,41 @@ class JobStore:
         """Record why a message was refused. The job becomes REJECTED when it has no status yet
         (no record: a stray message), or when the message is its own (``mark_rejected``) and the
         job is waiting unleased (QUEUED, INTERRUPTED, RETRYING); a refused copy never changes a
-        running or finished job."""
-        now = time.time()
-        b = UpdateBuilder().append("rejections", [{"at": now, "reason": reason}])
-        b.set("status", REJECTED).set("error", reason).set("dead_lettered", True).set("ended_at", now)
-        status = b.path("status")
-        cond = f"attribute_not_exists({status})"
-        if mark_rejected:
-            owner = b.path("lease_owner")
-            cond += f" OR ({status} IN (:c0, :c1, :c2) AND attribute_not_exists({owner}))"
-        values = {":c0": QUEUED, ":c1": INTERRUPTED, ":c2": RETRYING} if mark_rejected else None
-        if self.update(job_id, b, cond, values):
-            return
-        self.update(job_id, UpdateBuilder().append("rejections", [{"at": now, "reason": reason}]))
+        running or finished job.
+
+        The item stays small whatever arrives: the reason is cut to ``MAX_REASON_CHARS`` and only
+        the newest ``MAX_REJECTIONS`` are kept (``rejection_count`` counts them all). The list is
+        rewritten under a condition on that count, so concurrent rejections never lose a write.
+        """
+        from receipt_lightning.jobs.messages import short_reason
+
+        reason = short_reason(reason)
+        for _ in range(MAX_REJECTION_TRIES):
+            job = self.get(job_id) or {}
+            count = int(job.get("rejection_count", len(job.get("rejections") or [])))
+            now = time.time()
+            kept = [*(job.get("rejections") or [])[-(MAX_REJECTIONS - 1) :], {"at": now, "reason": reason}]
+            b = UpdateBuilder().set("rejections", kept).set("rejection_count", count + 1)
+            counter = b.path("rejection_count")
+            if "rejection_count" in job:
+                fence, values = f"{counter} = :c3", {":c3": count}
+            else:
+                fence, values = f"attribute_not_exists({counter})", {}
+            if "status" not in job or (
+                mark_rejected and job.get("status") in (QUEUED, INTERRUPTED, RETRYING) and not job.get("lease_owner")
+            ):
+                b.set("status", REJECTED).set("error", reason).set("dead_lettered", True).set("ended_at", now)
+                status = b.path("status")
+                if "status" in job:
+                    owner = b.path("lease_owner")
+                    cond = f"{status} IN (:c0, :c1, :c2) AND attribute_not_exists({owner})"
+                    values.update({":c0": QUEUED, ":c1": INTERRUPTED, ":c2": RETRYING})
+                else:
+                    cond = f"attribute_not_exists({status})"
+                fence = f"{fence} AND {cond}"
+            if self.update(job_id, b, fence, values):
+                return
+        raise RetryableError(f"job {job_id}: rejection not recorded after {MAX_REJECTION_TRIES} tries (contention)")
 
     def scan(self, limit: int = 1000) -> list[dict[str, Any]]:
         """Every job (small tables: tests, the dev stack, status listings)."""

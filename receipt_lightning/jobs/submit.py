@@ -22,7 +22,7 @@ from receipt_lightning.jobs.job_config import (
     job_overrides,
     to_dict,
 )
-from receipt_lightning.jobs.messages import JOB_ID, JobMessage, PoisonMessage, new_job_id
+from receipt_lightning.jobs.messages import JOB_ID, JobMessage, PoisonMessage, new_job_id, vet_fields
 from receipt_lightning.jobs.overrides import validate_overrides
 from receipt_lightning.jobs.records import QUEUED, JobStore, UpdateBuilder
 
@@ -79,6 +79,7 @@ def submit_overrides(
     if not JOB_ID.match(job_id):
         raise InputError(f"job id {job_id!r} must match {JOB_ID.pattern}")
     try:
+        vet_fields({"dataset": dataset, "data_format": data_format, "sweep_id": sweep_id}, job_id)
         validate_overrides(list(overrides))
     except PoisonMessage as err:
         raise InputError(str(err)) from None

@@ -21,6 +21,10 @@ from typing import Any
 from receipt_lightning.runs import SUMMARY_FILE, read_summary
 
 TRAINER_CMD_ENV = "RL_TRAINER_CMD"
+# The fencing token: the lease's attempt number, for the trainer's check before every checkpoint
+# and summary write (receipt_lightning.training.fencing). Set with RL_JOB_ID and RL_JOBS_TABLE.
+ATTEMPT_ENV = "RL_JOB_ATTEMPT"
+JOB_ID_ENV = "RL_JOB_ID"
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -99,11 +103,27 @@ class TrainerProcess:
             self.proc.send_signal(signal.SIGTERM)
 
     def kill(self) -> int:
-        """SIGKILL and reap (a lost lease: another worker may start this job any moment)."""
+        """SIGKILL the trainer's whole process group and reap it (a lost lease: another worker may
+        start this job any moment). The group is the trainer's session (``start_new_session``),
+        so DDP ranks, DataLoader workers and anything else it started die with it."""
         assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.kill()
+        self.kill_group()
         return self.proc.wait()
+
+    def kill_group(self) -> None:
+        """SIGKILL every process left in the trainer's group (also after a normal exit: a rank or
+        a worker process that outlived the trainer must not keep the GPUs or the run directory)."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the group is empty: everything has exited already
+        except PermissionError:
+            # The pid was reused by a process we may not signal (the group is long gone); the
+            # direct child, if still ours, is killed the plain way.
+            if self.proc.poll() is None:
+                self.proc.kill()
 
     def summary(self) -> dict[str, Any] | None:
         """``summary.json`` if this attempt wrote it (older files belong to earlier attempts)."""

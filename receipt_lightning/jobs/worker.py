@@ -22,7 +22,7 @@ from receipt_lightning.jobs.attempt import Attempt
 from receipt_lightning.jobs.identity import detect_holder
 from receipt_lightning.jobs.leases import JobLease, lease_is_live
 from receipt_lightning.jobs.messages import JobMessage, PoisonMessage, decode
-from receipt_lightning.jobs.records import REJECTED, TERMINAL, JobStore
+from receipt_lightning.jobs.records import REJECTED, RETRYING, TERMINAL, JobStore
 from receipt_lightning.jobs.registry import InstanceRegistry
 from receipt_lightning.jobs.spot_watch import SpotWatch
 from receipt_lightning.jobs.trainer_process import trainer_command
@@ -35,6 +35,7 @@ class Worker:
     def __init__(self, opts: WorkerOptions):
         self.opts = opts
         self.store = JobStore(opts.jobs_table)
+        self.lease_store = JobStore(opts.jobs_table, call_timeout_s=opts.lease_call_timeout_s)
         self.queues = queues.PriorityQueues(opts.queue_urls)
         self.trainer_cmd = trainer_command(opts.trainer_cmd)
         self.holder = detect_holder(opts.metadata_endpoint, opts.instance_id)
@@ -102,7 +103,13 @@ class Worker:
                     break
                 if time.monotonic() >= self._next_beat:
                     self.beat("idle")
-                m = self.queues.receive(self.opts.poll_wait_s, self.opts.lease_ttl_s)
+                try:
+                    m = self.queues.receive(self.opts.poll_wait_s, self.opts.lease_ttl_s)
+                except (BotoCoreError, ClientError) as err:
+                    # SQS unreachable or throttling: nothing was received, poll again shortly.
+                    log.warning("receive failed: %s: %s; polling again", type(err).__name__, err)
+                    time.sleep(1.0)
+                    continue
                 if m is None:
                     continue
                 try:
@@ -112,11 +119,21 @@ class Worker:
                     # and the job record's conditions keep the retry safe.
                     log.error("message %s: %s: %s; continuing", m.message_id, type(err).__name__, err)
                     time.sleep(1.0)
+                except Exception as err:  # noqa: BLE001 - one message must never end the worker
+                    # Not transient and raised before an attempt began (an attempt ends itself
+                    # with an outcome): the message comes back after a backoff, and the queue's
+                    # redrive policy dead-letters it if this keeps happening.
+                    log.exception("message %s: worker error %s; continuing", m.message_id, type(err).__name__)
+                    queues.settle("hide", m, self.opts.backoff_s(m.receive_count))
                 last_work = time.monotonic()
         finally:
             self.watch.stop()
             self.scale_in.stop()
-            self.registry.deregister()
+            try:
+                self.registry.deregister()
+            except (BotoCoreError, ClientError) as err:
+                # The item goes stale and the registry reports it so (for humans only).
+                log.warning("registry deregistration failed: %s", err)
             self.scale_in.complete()  # drained: let a scaled-in instance go now
         return 0
 
@@ -141,6 +158,12 @@ class Worker:
         closed = before_start(self, m, job)  # cancelled or over max_runtime: never started
         if closed is not None:
             return closed
+        wait = float(job.get("retry_at", 0) or 0) - time.time()
+        if job.get("status") == RETRYING and wait > 1:
+            # Backing off after a failure. The failed attempt hid its message for the backoff, but
+            # a message it had replaced (visibility cap) it could not hide: the record decides.
+            queues.settle("hide", m, wait)
+            return "BACKING_OFF"
         mismatch = [k for k in ("overrides", "dataset", "data_format") if getattr(msg, k) != job.get(k)]
         if mismatch:
             # The record is the source of truth: a message cannot change what a job runs.
@@ -156,7 +179,7 @@ class Worker:
             # so SQS's redrive never dead-letters a job this worker would still run.
             self._resend(m, msg, job)
             return "REFRESHED"
-        lease = JobLease(self.store, msg.job_id, self.holder, self.opts.lease_ttl_s)
+        lease = JobLease(self.lease_store, msg.job_id, self.holder, self.opts.lease_ttl_s)
         if not lease.acquire(job, m.message_id):
             now = self.store.get(msg.job_id) or job
             if now.get("status") in TERMINAL or lease_is_live(now):
@@ -183,12 +206,34 @@ class Worker:
         if job.get("lease_message_id") == m.message_id:
             # The holder's own message came back: it may be dead. Hide it until the lease can
             # have expired, then whoever receives it takes over.
+            if self._refresh_at and m.receive_count >= self._refresh_at:
+                return self._refresh_holder_message(m, job)
             wait = float(job.get("lease_expires", 0)) - time.time() + 1
             queues.set_visibility(m, max(1.0, wait))
             return "HOLDER_MESSAGE_DEFERRED"
         # Another copy of a job whose holder still has its own message: drop the copy.
         queues.delete(m)
         return "DUPLICATE_DROPPED"
+
+    def _refresh_holder_message(self, m: queues.Received, job: dict) -> str:
+        """A running job's message deferred so often (a job longer than SQS's visibility cap,
+        idle workers receiving it every lease period) that the redrive policy would soon move it
+        to the dead-letter queue: swap it for a fresh copy (receive count 0) and make that copy
+        the lease's message, on condition the record still names this one."""
+        from receipt_lightning.jobs.records import UpdateBuilder
+
+        msg = decode(m.body, m.group_id)
+        delivery = int(job.get("delivery", msg.delivery)) + 1
+        fresh_id = queues.send(m.queue_url, replace(msg, delivery=delivery))
+        b = UpdateBuilder().set("lease_message_id", fresh_id).set("delivery", delivery)
+        if self.store.update(msg.job_id, b, f"{b.path('lease_message_id')} = :c0", {":c0": m.message_id}):
+            queues.delete(m)
+            log.info("job %s: holder's message replaced by fresh copy %s", msg.job_id, fresh_id)
+            return "HOLDER_MESSAGE_REFRESHED"
+        # The record moved on (released, taken over, refreshed by the holder): the new copy is a
+        # duplicate the next receiver sorts out; this one is handled like any other delivery.
+        queues.settle("hide", m, 1)
+        return "LEASE_RACE"
 
     def _resend(self, m: queues.Received, msg: JobMessage, job: dict) -> None:
         from receipt_lightning.jobs.records import UpdateBuilder
@@ -201,6 +246,9 @@ class Worker:
     def poison(self, m: queues.Received, reason: str, job_id: str | None, own: bool) -> str:
         """Dead-letter ``m`` now and record why on the job (``own``: the message is the job's
         own, so a never-started job becomes REJECTED)."""
+        from receipt_lightning.jobs.messages import short_reason
+
+        reason = short_reason(reason)
         log.warning("rejected message %s (job %s): %s", m.message_id, job_id or "?", reason)
         if job_id:
             self.store.record_rejection(job_id, reason, mark_rejected=own)

@@ -30,6 +30,15 @@ class WorkerOptions:
     extra_keys: tuple[str, ...] = ()  # keys allowed in overrides beyond the built-in allow-list
     instance_id: str | None = None  # force this instance id (several workers on one machine)
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the trainer
+    # SQS's cap on a received message's total visibility (s): 12 h. Before it the holder swaps
+    # the message for a fresh copy; tests set it short to show jobs longer than the cap.
+    visibility_cap_s: float = 43_200.0
+    lease_call_timeout_s: float = 5.0  # read timeout of one lease call (s); 2 tries at most
+
+    def lease_margin_s(self) -> float:
+        """Seconds before the lease's expiry at which the worker kills its trainer if it could
+        not renew: a quarter of the lease, at least one heartbeat."""
+        return max(self.heartbeat_s, self.lease_ttl_s / 4)
 
     def backoff_s(self, failures: int) -> float:
         """Delay before retry number ``failures`` (1-based)."""

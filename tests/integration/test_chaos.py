@@ -157,3 +157,92 @@ def test_chaos_real_trainer(aws, tmp_path):
     overrides = ["experiment=smoke", "data.n_train=48", "data.n_val=8", "data.batch_size=4", "trainer.max_epochs=2",
                  "checkpoint.every_n_train_steps=3"]  # fmt: skip
     run_chaos(tmp_path, trainer, overrides, real=True, budget_s=900)
+
+
+N_FLAKY_JOBS = 12
+
+
+def _spawn(env, tmp_path: Path, name: str, *flags: str, seed: int) -> subprocess.Popen:
+    return worker_process(env, tmp_path / f"{name}.log", "--instance-id", name, "--idle-timeout", "6", *flags,
+                          module="tests.support.flaky_worker",
+                          extra_env={"RL_TEST_FAULT_RATE": "0.04", "RL_TEST_FAULT_SEED": str(seed)})  # fmt: skip
+
+
+@pytest.mark.slow
+def test_chaos_twelve_jobs_random_kills_spot_and_flaky_aws(aws, tmp_path):
+    """12 jobs on 3 workers whose own AWS calls fail at random (4 %: connection errors,
+    throttling, 500s); two busy workers SIGKILLed at random and replaced, one Spot notice. All 12
+    complete, never two trainers at once, nothing dead-lettered, and every job's steps are
+    continuous (each attempt resumes where a checkpoint left it; the final weights are those of an
+    uninterrupted run)."""
+    import random
+
+    from receipt_lightning.aws.imds_stub import IMDSStub
+    from receipt_lightning.jobs.submit import submit_overrides
+
+    rng = random.Random(12)
+    root = tmp_path / "efs"
+    names, env = make_stack(root, "flaky")
+    store = JobStore(names.jobs_table)
+    jobs = [submit_overrides(["trainer.max_epochs=1"], names=names, job_id=f"flaky-{i}") for i in range(N_FLAKY_JOBS)]
+    for j in jobs:
+        plan(root, j, steps=25, step_s=0.08)
+    stub = IMDSStub(instance_id="i-0flaky0spot", instance_type="g5.xlarge", life_cycle="spot").start()
+    procs = {
+        "W1": _spawn(env, tmp_path, "W1", seed=1),
+        "W2": _spawn(env, tmp_path, "W2", seed=2),
+        "S": _spawn(env, tmp_path, "S", "--spot-metadata-endpoint", stub.endpoint, "--spot-poll", "0.2", seed=3),
+    }
+    deadline = time.monotonic() + 240
+    left = lambda: max(5.0, deadline - time.monotonic())  # noqa: E731 - a clock for every wait
+    killed: list[str] = []
+    try:
+        for n in range(2):  # two random SIGKILLs of busy workers, each replaced at once
+            time.sleep(rng.uniform(1.0, 3.0))
+            busy = wait_for(lambda: [w for w in ("W1", "W2") if procs[w].poll() is None and _busy_job(names, w)],
+                            left(), "a busy worker to kill")  # fmt: skip
+            victim = rng.choice(busy)
+            job = _busy_job(names, victim)
+            wait_for(lambda job=job: _started(root, job, False), left(), f"{victim}'s trainer to make progress")
+            procs[victim].send_signal(signal.SIGKILL)
+            procs[victim].wait(timeout=10)
+            killed.append(job)
+            procs[f"R{n}"] = _spawn(env, tmp_path, f"R{n}", seed=10 + n)
+        noticed = wait_for(lambda: _busy_job(names, "S"), left(), "the Spot worker to take a job")
+        wait_for(lambda: _started(root, noticed, False), left(), "its trainer to make progress")
+        stub.set_notice("terminate")
+        assert procs["S"].wait(timeout=left()) == 0  # drained: checkpointed, released, exited
+        wait_for(lambda: all(store.get(j)["status"] == COMPLETED for j in jobs), left(), "all 12 jobs to complete",
+                 every_s=1.0)  # fmt: skip
+        for name, p in procs.items():
+            if name not in ("W1", "W2") or p.returncode is None:
+                p.wait(timeout=left())  # idle timeout: leftovers (duplicate copies) handled first
+    finally:
+        stub.stop()
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+        logs = "\n".join(f"--- {n}\n" + (tmp_path / f"{n}.log").read_text()[-2500:] for n in procs)
+        print(logs, file=sys.stderr)
+    injected = sum((tmp_path / f"{n}.log").read_text().count("injected fault") for n in procs)
+    assert injected >= 5, "the fault injection did not fire"
+    records = {j: store.get(j) for j in jobs}
+    assert all(r["status"] == COMPLETED for r in records.values())
+    for j, r in records.items():
+        assert not overlaps(r["attempts"]), json.dumps(r["attempts"], indent=1)
+        assert [a["attempt"] for a in r["attempts"]] == list(range(1, len(r["attempts"]) + 1))
+        assert r["global_step"] == 25, (j, r)
+    assert not (root / "violations.log").exists()
+    for j in killed:
+        assert "LOST" in [a["outcome"] for a in records[j]["attempts"]], records[j]["attempts"]
+    assert "INTERRUPTED" in [a["outcome"] for a in records[noticed]["attempts"]]
+    assert queue_depth(names.dlq_url) == 0
+    assert all(queue_depth(u) == 0 for u in names.queue_urls.values())
+    # Continuous steps: the final weights equal an uninterrupted run's (same overrides, 25 steps).
+    reference = _reference_sha(records[jobs[0]], FAKE_TRAINER, tmp_path / "ref", root)
+    assert {r["weights_sha256"] for r in records.values()} == {reference}
+    events = (root / "trainer_events.log").read_text().splitlines()
+    for j in jobs:  # each attempt starts at or below the step the last one reached, never above
+        ends = [int(e.split()[-1]) for e in events if f"end {j} " in e and " step " in e]
+        assert ends and ends[-1] == 25 and ends == sorted(ends), (j, ends)

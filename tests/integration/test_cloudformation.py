@@ -148,6 +148,8 @@ def _deploy(stack: str, subnets: int = 2) -> dict:
         "SubnetB": subnet_ids[1] if subnets > 1 else "",
         "InstanceTypes": "g5.xlarge,g6.xlarge",
         "DesiredCapacity": "2",
+        "WorkerWheelUrl": "https://example.invalid/dist/receipt_lightning-0.1.0-py3-none-any.whl",
+        "WorkerWheelSha256": "0" * 64,
     }
     cfn = client("cloudformation")
     cfn.create_stack(
@@ -240,8 +242,9 @@ def test_worker_role_is_limited_to_the_stack(aws):
     if isinstance(doc, str):  # moto 5.2 returns the document as a Python-literal string
         doc = ast.literal_eval(doc)
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
-    assert all("*" not in r for r in by_sid["Queues"]["Resource"])
-    assert all(":table/rl-iam-" in r for r in by_sid["Tables"]["Resource"])
+    assert all("*" not in r for r in by_sid["JobQueues"]["Resource"])
+    assert by_sid["JobsReadAndUpdate"]["Resource"].endswith(":table/rl-iam-jobs")
+    assert by_sid["MetricsWrite"]["Resource"].endswith(":table/rl-iam-metrics")
     assert by_sid["ReadOwnStack"]["Action"] == "cloudformation:DescribeStacks"
     assert ":stack/rl-iam/" in by_sid["ReadOwnStack"]["Resource"]
     assert by_sid["WriteRunsOnly"]["Action"] == "elasticfilesystem:ClientWrite"
@@ -309,3 +312,77 @@ def test_workers_scale_with_the_backlog_to_zero_and_drain_on_scale_in(template):
     assert hook["DefaultResult"] == "CONTINUE" and hook["HeartbeatTimeout"] > 100  # > the worker's stop grace
     perms = {st["Sid"]: st for st in res["WorkerScalingPermissions"]["Properties"]["PolicyDocument"]["Statement"]}
     assert "autoScalingGroupName/${WorkerGroup}" in perms["ProtectAndDrainInOwnGroup"]["Resource"]["!Sub"]
+
+
+# ---------------------------------------------------------------- supply chain and privilege
+
+
+def _actions(statement: dict) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def test_worker_policy_grants_each_resource_only_what_the_worker_does(template):
+    """The worker's rights, per resource: no Scan, no PutItem or DeleteItem on jobs or metrics,
+    nothing on the sweeps table, only SendMessage on the dead-letter queue, no wildcards."""
+    (policy,) = template["Resources"]["WorkerRole"]["Properties"]["Policies"]
+    statements = policy["PolicyDocument"]["Statement"]
+    by_resource: dict[str, set[str]] = {}
+    for s in statements:
+        assert s["Effect"] == "Allow"
+        resources_ = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        for r in resources_:
+            by_resource.setdefault(json.dumps(r, sort_keys=True), set()).update(_actions(s))
+
+    def rights(logical: str) -> set[str]:
+        return by_resource.get(json.dumps({"!GetAtt": f"{logical}.Arn"}, sort_keys=True), set())
+
+    assert rights("JobsTable") == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert rights("InstancesTable") == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert rights("MetricsTable") == {"dynamodb:BatchWriteItem", "dynamodb:GetItem"}
+    assert rights("SweepsTable") == set()
+    assert rights("DeadLetterQueue") == {"sqs:SendMessage"}
+    for queue in ("QueueHigh", "QueueNormal", "QueueLow"):
+        assert rights(queue) == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                                 "sqs:SendMessage", "sqs:GetQueueAttributes"}  # fmt: skip
+    every = set().union(*by_resource.values())
+    assert not any(a.endswith("*") or a.endswith(":Scan") for a in every)
+    assert not any("/index/" in r for r in by_resource)  # no table has an index to query
+
+
+def test_worker_package_is_a_hashed_wheel_with_no_public_default(template):
+    params = template["Parameters"]
+    assert "WorkerPackage" not in params
+    url, sha = params["WorkerWheelUrl"], params["WorkerWheelSha256"]
+    assert "Default" not in url and "Default" not in sha  # no value resolves to a public name
+    import re
+
+    url_re, sha_re = re.compile(url["AllowedPattern"]), re.compile(sha["AllowedPattern"])
+    assert url_re.match("https://bucket.s3.amazonaws.com/dist/receipt_lightning-0.1.0-py3-none-any.whl")
+    for bad in ("receipt-lightning", "http://x/y.whl", "git+https://x/y", "https://x/y.tar.gz", "https://x/a b.whl"):
+        assert not url_re.match(bad), bad
+    assert sha_re.match("a" * 64) and not sha_re.match("A" * 64) and not sha_re.match("a" * 63)
+    assert re.fullmatch(params["PipVersion"]["AllowedPattern"], params["PipVersion"]["Default"])
+    script = USER_DATA.read_text()
+    assert 'sha256sum --check --strict' in script and "--proto =https" in script
+    assert '"pip==${PipVersion}"' in script and "--upgrade pip" not in script
+    installs = [line for line in script.splitlines() if "pip install" in line]
+    assert installs == ['$venv/bin/pip install --no-cache-dir "pip==${PipVersion}"',
+                        '$venv/bin/pip install --no-cache-dir "$wheel"']  # fmt: skip
+
+
+def test_worker_runs_as_an_unprivileged_user():
+    script = USER_DATA.read_text()
+    unit = script[script.index("[Service]") : script.index("[Install]")]
+    assert "User=rlworker" in unit and "Group=rlworker" in unit and "NoNewPrivileges=true" in unit
+    assert "useradd --system" in script and "--shell /sbin/nologin" in script
+
+
+def test_worker_egress_is_https_and_nfs_only(template):
+    res = template["Resources"]
+    egress = res["WorkerSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in egress] == [("tcp", 443, 443)]
+    extra = [r["Properties"] for r in res.values() if r["Type"] == "AWS::EC2::SecurityGroupEgress"]
+    assert [(e["FromPort"], e["DestinationSecurityGroupId"]) for e in extra] == [
+        (2049, {"!Ref": "FileSystemSecurityGroup"})
+    ]

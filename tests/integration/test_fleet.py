@@ -162,7 +162,8 @@ def test_cancel_a_queued_job_never_starts_it_then_retry_with_new_overrides(stack
     assert json.loads(capsys.readouterr().out)["status"] == QUEUED
     Worker(options(names, idle_timeout_s=2)).run()
     job = store.get(jid)
-    assert job["status"] == COMPLETED and job["overrides"] == ["trainer.max_epochs=2"]
+    # a job that names no trainer gets trainer=auto at submission, a retry too
+    assert job["status"] == COMPLETED and job["overrides"] == ["trainer=auto", "trainer.max_epochs=2"]
     assert job["retries"][0]["from_status"] == CANCELLED and "cancel" not in job
     assert _cli("job-retry", jid, "--dynamo-table", names.jobs_table) == 1  # COMPLETED: not retryable
 

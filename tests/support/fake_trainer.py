@@ -10,6 +10,13 @@ Fleet tests add: ``"log": true`` prints ``step N loss X at <unix time>`` per ste
 first attempt stop making progress after step N (it still honours SIGTERM unless
 ``"ignore_term": true``, then only SIGKILL ends it). Every step is reported in
 ``<run dir>/progress.json`` as the real trainer's ProgressRecorder does (the stall watchdog's input).
+``"loss": "nan"`` (or any float text) is reported as the final ``train/loss``; ``"grandchild":
+true`` starts a child process that only sleeps (as a DDP rank or DataLoader worker would live on),
+its pid in ``<run dir>/grandchild.pid``.
+
+Fencing like the real trainer: when the worker passes ``RL_JOB_ATTEMPT`` it checks the lease
+(``receipt_lightning.training.fencing``) before every checkpoint and summary write, and exits 1
+with a ``fenced`` event when another attempt took over.
 
 Ground truth for "never two trainers at once": every attempt holds an exclusive ``flock`` on
 ``<run dir>/.trainer.lock`` (released by the kernel even on SIGKILL); failing to get it appends
@@ -60,7 +67,23 @@ def main(argv: list[str]) -> int:
     counter = run_dir / "fake_attempts"
     attempt = int(counter.read_text()) + 1 if counter.exists() else 1
     counter.write_text(str(attempt))
-    event(root, f"start {run_id} attempt {attempt}")
+    event(root, f"start {run_id} attempt {attempt} token {os.environ.get('RL_JOB_ATTEMPT', '-')}")
+    fence = None
+    if os.environ.get("RL_JOB_ATTEMPT"):
+        from receipt_lightning.training.fencing import FencedOut, current_fence
+
+        fence = current_fence()
+
+    def fenced(what: str) -> bool:
+        if fence is None:
+            return False
+        try:
+            fence.check(what)
+        except FencedOut as err:
+            event(root, f"fenced {run_id} {err}")
+            return True
+        return False
+
     exits = plan.get("exits", [])
     if attempt <= len(exits) and exits[attempt - 1] not in (0, None):
         event(root, f"end {run_id} exit {exits[attempt - 1]}")
@@ -69,6 +92,11 @@ def main(argv: list[str]) -> int:
                 "Traceback (most recent call last):\n  File 'fake'\nRuntimeError: planned crash", flush=True
             )
         return int(exits[attempt - 1])
+    if plan.get("grandchild"):
+        import subprocess
+
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        (run_dir / "grandchild.pid").write_text(str(child.pid))
     steps, step_s = int(plan.get("steps", 10)), float(plan.get("step_s", 0.05))
     ckpt = run_dir / "fake_ckpt.json"
     start = json.loads(ckpt.read_text())["step"] if ckpt.exists() else 0
@@ -83,6 +111,8 @@ def main(argv: list[str]) -> int:
             time.sleep(0.05)  # hung: no new step, ever
             continue
         time.sleep(step_s)
+        if fenced(f"checkpoint step {step + 1}"):
+            return 1
         step += 1
         write_json(ckpt, {"step": step})
         progress = {"attempt_id": f"fake-{os.getpid()}", "global_step": step, "epoch": 0,
@@ -95,13 +125,15 @@ def main(argv: list[str]) -> int:
         "run_id": run_id,
         "status": "COMPLETED" if step >= steps else "INTERRUPTED",
         "global_step": step,
-        "metrics": {"val/f1": 0.5 + step / (2 * max(steps, 1)), "train/loss": 1.0 / (1 + step)},
+        "metrics": {"val/f1": 0.5 + step / (2 * max(steps, 1)), "train/loss": float(plan.get("loss", 1.0 / (1 + step)))},
         "weights_sha256": hashlib.sha256(json.dumps([job, step]).encode()).hexdigest(),
         "last_checkpoint": str(ckpt),
         "resumed_from": f"{run_dir}/checkpoints/step-{start:08d}.ckpt" if start else None,
     }
     if start:
         summary["resume"] = {"global_step": start}
+    if fenced("summary.json"):
+        return 1
     write_json(run_dir / "summary.json", summary)
     event(root, f"end {run_id} {summary['status']} step {step}")
     return 0 if step >= steps else 75

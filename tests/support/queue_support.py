@@ -65,14 +65,21 @@ def plan(root: Path, job_id: str, **kw) -> None:
 
 
 def worker_process(
-    env: dict[str, str], log: Path, *flags: str, trainer: list[str] | None = None, compose: bool = False
+    env: dict[str, str],
+    log: Path,
+    *flags: str,
+    trainer: list[str] | None = None,
+    compose: bool = False,
+    module: str = "receipt_lightning.worker",
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """``python -m receipt_lightning.worker`` with the test timings; output to ``log``. The fake
-    trainer needs no composed config; ``compose`` vets jobs as a production worker does."""
+    trainer needs no composed config; ``compose`` vets jobs as a production worker does;
+    ``module`` runs a wrapper instead (``tests.support.flaky_worker`` injects AWS faults)."""
     cmd = [
         sys.executable,
         "-m",
-        "receipt_lightning.worker",
+        module,
         "--lease-ttl",
         "3",
         "--heartbeat",
@@ -89,7 +96,8 @@ def worker_process(
     ]
     if not compose:
         cmd.append("--no-compose-check")
-    penv = {**os.environ, **env, "RL_TRAINER_CMD": " ".join(trainer or FAKE_TRAINER), "PYTHONUNBUFFERED": "1"}
+    penv = {**os.environ, **env, "RL_TRAINER_CMD": " ".join(trainer or FAKE_TRAINER), "PYTHONUNBUFFERED": "1",
+            **(extra_env or {})}  # fmt: skip
     with open(log, "ab") as out:
         return subprocess.Popen(cmd, cwd=REPO, env=penv, stdout=out, stderr=subprocess.STDOUT)
 

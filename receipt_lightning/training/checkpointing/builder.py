@@ -91,10 +91,12 @@ def build_checkpointing(
 
 
 def find_resume_checkpoint(ckpt_dir: str) -> str | None:
-    """The newest checkpoint in ``ckpt_dir`` whose bytes match its sha256 record, or None.
+    """The newest checkpoint in ``ckpt_dir`` whose bytes match its sha256 record and that
+    ``torch.load(weights_only=True)`` accepts, or None.
 
-    Each newer checkpoint that is corrupt or partial (no record: the save was interrupted) is
-    skipped with a warning naming the file.
+    Each newer checkpoint that is corrupt, partial (no record: the save was interrupted), has an
+    unreadable record, or that the safe unpickler refuses is skipped with a warning naming the
+    file, so the run resumes from the newest one it can actually load.
     """
     from receipt_lightning.training.checkpointing.files import (
         CheckpointCorruptError,
@@ -111,7 +113,23 @@ def find_resume_checkpoint(ckpt_dir: str) -> str | None:
         except OSError as err:  # vanished (retention by another process) or unreadable
             log.warning("skipping checkpoint %s: %s", os.path.basename(path), err)
             continue
+        refused = _refused_by_safe_load(path)
+        if refused:
+            log.warning("skipping checkpoint %s: %s", os.path.basename(path), refused)
+            continue
         return path
+    return None
+
+
+def _refused_by_safe_load(path: str) -> str | None:
+    """Why ``torch.load(weights_only=True)`` refuses ``path`` (None: it loads). Memory-mapped,
+    so tensors are not read: only the pickle is checked."""
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # noqa: BLE001 - any refusal means "not resumable": fall back, say why
+        return f"refused by torch.load(weights_only=True): {type(err).__name__}: {str(err)[:200]}"
     return None
 
 

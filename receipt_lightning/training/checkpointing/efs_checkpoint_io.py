@@ -36,6 +36,7 @@ from receipt_lightning.training.checkpointing.files import (
     save_verified,
 )
 from receipt_lightning.training.checkpointing.weights_only import to_safe_state
+from receipt_lightning.training.fencing import check_fence
 
 __all__ = ["CheckpointCorruptError", "EFSCheckpointIO"]
 
@@ -71,6 +72,8 @@ class EFSCheckpointIO(CheckpointIO):
         path = os.fspath(path)
         # The previous save must be durable (or its error raised) before another one starts.
         self.drain()
+        # A trainer whose lease was taken over must not write into the run the new attempt owns.
+        check_fence(f"checkpoint {os.path.basename(path)}")
         # Snapshot on the caller's thread: training goes on mutating the live tensors.
         state = to_safe_state(checkpoint, clone=self.async_save)
         if not self.async_save:

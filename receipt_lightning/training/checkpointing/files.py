@@ -59,11 +59,15 @@ def write_sidecar(path: str, digests: list[str]) -> None:
 
 
 def read_sidecar(path: str) -> list[str]:
-    """The digests listed for ``path``; [] when the sidecar is missing."""
+    """The digests listed for ``path``; [] when the sidecar is missing or unreadable (not UTF-8:
+    it verifies nothing, so the checkpoint counts as partial and discovery falls back past it)."""
     try:
         with open(path + SIDECAR_SUFFIX, encoding="utf-8") as f:
             return [line.split()[0] for line in f if line.strip()]
     except FileNotFoundError:
+        return []
+    except UnicodeDecodeError as err:
+        log.warning("%s%s: not UTF-8 (%s); treated as no record", path, SIDECAR_SUFFIX, err.reason)
         return []
 
 
