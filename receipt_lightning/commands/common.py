@@ -38,3 +38,18 @@ def apply_aws_arguments(args: argparse.Namespace) -> None:
         from receipt_lightning.aws.session import configure
 
         configure(region=region, profile=profile)
+
+
+def add_jobs_table_arguments(p: argparse.ArgumentParser) -> None:
+    """``--json``, ``--stack`` and ``--dynamo-table``: where a job command reads the jobs table."""
+    p.add_argument("--json", action="store_true", help="print the job's status as JSON")
+    p.add_argument("--stack", help="read resource names from this CloudFormation stack's outputs")
+    p.add_argument("--dynamo-table", help="jobs table (default $RL_JOBS_TABLE)")
+
+
+def job_store(args: argparse.Namespace):
+    """The jobs table named by ``--dynamo-table``, else the stack's (or ``RL_*``) names."""
+    from receipt_lightning.aws.resources import resolve_names
+    from receipt_lightning.jobs.records import JobStore
+
+    return JobStore(args.dynamo_table or resolve_names(args.stack).jobs_table or "")

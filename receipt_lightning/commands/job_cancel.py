@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from receipt_lightning.commands.common import add_job_id
+from receipt_lightning.commands.common import add_job_id, add_jobs_table_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,23 +15,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", help="why (recorded on the job, shown by job-status)")
     p.add_argument("--wait", action="store_true", help="wait until the job has stopped (CANCELLED or ended)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="--wait at most S seconds (600)")
-    p.add_argument("--json", action="store_true", help="print the job's status as JSON")
-    p.add_argument("--stack", help="read resource names from this CloudFormation stack's outputs")
-    p.add_argument("--dynamo-table", help="jobs table (default $RL_JOBS_TABLE)")
+    add_jobs_table_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from receipt_lightning.aws.resources import resolve_names
-    from receipt_lightning.commands.common import job_id
+    from receipt_lightning.commands.common import job_id, job_store
     from receipt_lightning.errors import EXIT_FAILED
     from receipt_lightning.jobs.cancel import request_cancel
-    from receipt_lightning.jobs.records import TERMINAL, JobStore
+    from receipt_lightning.jobs.records import TERMINAL
 
     jid = job_id(args)
-    store = JobStore(args.dynamo_table or resolve_names(args.stack).jobs_table or "")
+    store = job_store(args)
     job = request_cancel(store, jid, args.reason)
     deadline = time.monotonic() + args.timeout
     while args.wait and job.get("status") not in TERMINAL and time.monotonic() < deadline:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from receipt_lightning.commands.common import add_job_id
+from receipt_lightning.commands.common import add_job_id, add_jobs_table_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,21 +18,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-interruptions", type=int, metavar="N", help="new max_interruptions")
     p.add_argument("--stall-timeout", type=float, metavar="S", help="new stall_timeout_s")
     p.add_argument("--queue-url", help="queue to use (default: the one the job was submitted to)")
-    p.add_argument("--json", action="store_true", help="print the job's status as JSON")
-    p.add_argument("--stack", help="read resource names from this CloudFormation stack's outputs")
-    p.add_argument("--dynamo-table", help="jobs table (default $RL_JOBS_TABLE)")
+    add_jobs_table_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from receipt_lightning.aws.resources import resolve_names
-    from receipt_lightning.commands.common import job_id
+    from receipt_lightning.commands.common import job_id, job_store
     from receipt_lightning.jobs.cancel import retry_job
-    from receipt_lightning.jobs.records import JobStore
 
     jid = job_id(args)
-    store = JobStore(args.dynamo_table or resolve_names(args.stack).jobs_table or "")
+    store = job_store(args)
     guards = {k: v for k, v in (("max_runtime_s", args.max_runtime), ("max_interruptions", args.max_interruptions),
                                 ("stall_timeout_s", args.stall_timeout)) if v is not None}  # fmt: skip
     job = retry_job(store, jid, args.override or None, queue_url=args.queue_url, guards=guards or None)

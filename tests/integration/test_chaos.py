@@ -31,6 +31,16 @@ from tests.support.queue_support import (
 N_JOBS = 8
 
 
+
+def _stop_and_show(procs: dict, log_dir, tail: int) -> None:
+    """Kill whatever worker is still running and print the end of every worker's log."""
+    for p in procs.values():
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+    logs = "\n".join(f"--- {n}\n" + (log_dir / f"{n}.log").read_text()[-tail:] for n in procs)
+    print(logs, file=sys.stderr)
+
 def _registry(names) -> list[dict]:
     from receipt_lightning.jobs.leases import Holder
 
@@ -118,12 +128,7 @@ def run_chaos(tmp_path: Path, trainer: list[str], overrides: list[str], real: bo
         assert procs["C"].wait(timeout=left()) == 0
     finally:
         stub.stop()
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=10)
-        logs = "\n".join(f"--- {n}\n" + (tmp_path / f"{n}.log").read_text()[-3000:] for n in procs)
-        print(logs, file=sys.stderr)
+        _stop_and_show(procs, tmp_path, tail=3000)
     records = {j: store.get(j) for j in jobs}
     assert all(r["status"] == COMPLETED for r in records.values())
     for r in records.values():
@@ -219,12 +224,7 @@ def test_chaos_twelve_jobs_random_kills_spot_and_flaky_aws(aws, tmp_path):
                 p.wait(timeout=left())  # idle timeout: leftovers (duplicate copies) handled first
     finally:
         stub.stop()
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=10)
-        logs = "\n".join(f"--- {n}\n" + (tmp_path / f"{n}.log").read_text()[-2500:] for n in procs)
-        print(logs, file=sys.stderr)
+        _stop_and_show(procs, tmp_path, tail=2500)
     injected = sum((tmp_path / f"{n}.log").read_text().count("injected fault") for n in procs)
     assert injected >= 5, "the fault injection did not fire"
     records = {j: store.get(j) for j in jobs}

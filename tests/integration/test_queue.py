@@ -13,11 +13,13 @@ from receipt_lightning.jobs.job_config import DataConfig, TrainingConfig
 from receipt_lightning.jobs.records import COMPLETED, FAILED, INTERRUPTED, REJECTED, JobStore
 from tests.support.queue_support import (
     FAKE_TRAINER,
+    dead_letters,
     make_stack,
     options,
     overlaps,
     plan,
     queue_depth,
+    run_worker,
     wait_for,
     worker_process,
 )
@@ -38,26 +40,6 @@ def _submit(names, priority="normal", job_id=None, **kw):
                                job_id=job_id, names=names, **kw)  # fmt: skip
 
 
-def _run_worker(names, **kw):
-    from receipt_lightning.jobs.worker import Worker
-
-    kw.setdefault("idle_timeout_s", 3)
-    worker = Worker(options(names, **kw))
-    worker.run()
-    return worker
-
-
-def _dlq(names) -> list[dict]:
-    from receipt_lightning.aws.session import client
-
-    out = []
-    for _ in range(5):
-        resp = client("sqs").receive_message(QueueUrl=names.dlq_url, MaxNumberOfMessages=10,
-                                             MessageAttributeNames=["All"], VisibilityTimeout=60)  # fmt: skip
-        out += resp.get("Messages", [])
-        if not resp.get("Messages"):
-            break
-    return out
 
 
 def test_submit_then_worker_completes(stack, capsys):
@@ -67,7 +49,7 @@ def test_submit_then_worker_completes(stack, capsys):
     job = store.get(job_id)
     assert job["status"] == "QUEUED" and job["sent_at"] >= job["submitted_at"]
     assert "trainer.max_epochs=1" in job["overrides"] and "experiment=smoke" in job["overrides"]
-    _run_worker(names, max_jobs=1, compose_check=True)  # vetted against the real conf/, as in production
+    run_worker(names, max_jobs=1, compose_check=True)  # vetted against the real conf/, as in production
     job = store.get(job_id)
     assert job["status"] == COMPLETED, job
     assert job["final_metrics"]["val/f1"] == pytest.approx(1.0)
@@ -105,7 +87,7 @@ def test_submit_job_cli_with_the_example_file(stack, monkeypatch, capsys):
     job = JobStore(names.jobs_table).get(job_id)
     assert job["priority"] == "high" and "seed=3" in job["overrides"] and "seed=1234" not in job["overrides"]
     assert job["config"]["model"] == "layoutlm_tiny" and job["config"]["training"]["num_epochs"] == 2
-    _run_worker(names, max_jobs=1, compose_check=True)
+    run_worker(names, max_jobs=1, compose_check=True)
     assert JobStore(names.jobs_table).get(job_id)["status"] == COMPLETED
     assert main(["job-status", "--job-id", job_id]) == 0
     assert "status COMPLETED" in capsys.readouterr().out
@@ -118,7 +100,7 @@ def test_high_priority_starts_first(stack):
     low = _submit(names, "low")
     normal = _submit(names, "normal")
     high = _submit(names, "high")
-    _run_worker(names, max_jobs=3, compose_check=False)
+    run_worker(names, max_jobs=3, compose_check=False)
     store = JobStore(names.jobs_table)
     started = {j: store.get(j)["attempts"][0]["started_at"] for j in (low, normal, high)}
     assert started[high] < started[normal] < started[low]
@@ -200,13 +182,13 @@ def test_bad_messages_are_rejected_with_reason(stack):
         job_id = f"evil-{i}"
         store.create({"job_id": job_id, "status": "QUEUED", "overrides": [override]})
         raw(job_id, JobMessage(job_id=job_id, overrides=[override]).encode(), reason)
-    _run_worker(names, idle_timeout_s=2)
+    run_worker(names, idle_timeout_s=2)
     for job_id, reason in expected.items():
         job = store.get(job_id)
         assert job is not None, job_id
         assert job["status"] == REJECTED and job["dead_lettered"], (job_id, job)
         assert reason in job["rejections"][0]["reason"], (job_id, job["rejections"])
-    dead = _dlq(names)
+    dead = dead_letters(names)
     assert len(dead) == len(expected)
     assert all(m["MessageAttributes"]["reason"]["StringValue"] for m in dead)
     assert not (root / "trainer_events.log").exists()  # nothing executed
@@ -221,7 +203,7 @@ def test_forged_message_cannot_change_a_job(stack):
     job_id = _submit(names, "low")
     forged = JobMessage(job_id=job_id, overrides=["seed=666"], delivery=5)
     queues.send(names.queue_urls["high"], forged)
-    _run_worker(names, max_jobs=1)
+    run_worker(names, max_jobs=1)
     job = JobStore(names.jobs_table).get(job_id)
     assert job["status"] == COMPLETED and "seed=666" not in job["overrides"]
     assert "differ from the job record" in job["rejections"][0]["reason"]
@@ -254,7 +236,7 @@ def test_interrupted_job_is_resent_and_resumes(stack):
     assert w.handle(m) == INTERRUPTED
     job = JobStore(names.jobs_table).get(job_id)
     assert job["status"] == INTERRUPTED and job["delivery"] == 2 and "lease_owner" not in job
-    _run_worker(names, max_jobs=1)
+    run_worker(names, max_jobs=1)
     job = JobStore(names.jobs_table).get(job_id)
     assert job["status"] == COMPLETED
     assert [a["outcome"] for a in job["attempts"]] == [INTERRUPTED, COMPLETED]
@@ -268,7 +250,7 @@ def test_failures_retry_then_dead_letter(stack):
     plan(root, flaky, exits=[1])  # fails once, then trains
     plan(root, broken, exits=[1, 1, 1])
     plan(root, fatal, exits=[3])
-    _run_worker(names, max_failures=3, compose_check=False, idle_timeout_s=4)
+    run_worker(names, max_failures=3, compose_check=False, idle_timeout_s=4)
     store = JobStore(names.jobs_table)
     assert store.get(flaky)["status"] == COMPLETED
     assert [a["outcome"] for a in store.get(flaky)["attempts"]] == ["FAILED", COMPLETED]
@@ -277,7 +259,7 @@ def test_failures_retry_then_dead_letter(stack):
     assert "RuntimeError: planned crash" in job["traceback_tail"]
     job = store.get(fatal)
     assert job["status"] == FAILED and len(job["attempts"]) == 1  # fatal: not retried
-    reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in _dlq(names))
+    reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in dead_letters(names))
     assert (
         len(reasons) == 2
         and any("fatal" in r for r in reasons)
@@ -290,7 +272,7 @@ def test_missing_dataset_fails_fast(stack):
     from receipt_lightning.jobs.submit import submit_training_job
 
     job_id = submit_training_job("layoutlm_tiny", TINY, DataConfig(dataset_name="nope"), names=names)
-    _run_worker(names, idle_timeout_s=2)
+    run_worker(names, idle_timeout_s=2)
     job = JobStore(names.jobs_table).get(job_id)
     assert job["status"] == REJECTED and "dataset 'nope' not found" in job["error"]
     assert not (root / "trainer_events.log").exists()

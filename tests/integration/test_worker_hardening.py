@@ -20,10 +20,12 @@ from receipt_lightning.jobs.records import COMPLETED, REJECTED, JobStore, Update
 from tests.support.queue_support import (
     FAKE_TRAINER,
     REPO,
+    dead_letters,
     make_stack,
     options,
     plan,
     queue_depth,
+    run_worker,
     wait_for,
     worker_process,
 )
@@ -50,24 +52,6 @@ def _worker(names, **kw):
     return Worker(options(names, **kw))
 
 
-def _run_worker(names, **kw):
-    kw.setdefault("idle_timeout_s", 3)
-    worker = _worker(names, **kw)
-    worker.run()
-    return worker
-
-
-def _dlq(names) -> list[dict]:
-    from receipt_lightning.aws.session import client
-
-    out = []
-    for _ in range(10):
-        resp = client("sqs").receive_message(QueueUrl=names.dlq_url, MaxNumberOfMessages=10,
-                                             MessageAttributeNames=["All"], VisibilityTimeout=60)  # fmt: skip
-        out += resp.get("Messages", [])
-        if not resp.get("Messages"):
-            break
-    return out
 
 
 def _alive(pid: int) -> bool:
@@ -110,13 +94,13 @@ def test_secret_in_data_format_is_never_resolved_or_stored(stack, monkeypatch, c
         store.create({"job_id": job_id, "status": "QUEUED", "overrides": [], "dataset": "ds", "data_format": fmt})
         _raw(names, job_id, JobMessage(job_id=job_id, overrides=[], dataset="ds", data_format=fmt).encode())
     caplog.set_level(logging.DEBUG, logger="receipt_lightning")
-    _run_worker(names, idle_timeout_s=2, compose_check=True)
+    run_worker(names, idle_timeout_s=2, compose_check=True)
     for job_id in hostile:
         job = store.get(job_id)
         assert job["status"] == REJECTED, job
         assert "data_format" in job["error"] and "must be one of" in job["error"]
         assert SECRET not in json.dumps(job)
-    dead = _dlq(names)
+    dead = dead_letters(names)
     assert len(dead) == len(hostile)
     assert all(SECRET not in json.dumps(m["MessageAttributes"]) for m in dead)
     assert SECRET not in caplog.text
@@ -165,7 +149,7 @@ def test_stray_messages_cannot_grow_the_job_item(stack):
         body.update({f"f{i}x{k:05d}" + "y" * 30: 1 for k in range(1300)})
         _raw(names, job_id, json.dumps(body), dedup=f"stray-{i}")
     queues.send(names.queue_urls["normal"], JobMessage(job_id=job_id, overrides=[]))
-    _run_worker(names, idle_timeout_s=3)
+    run_worker(names, idle_timeout_s=3)
     job = store.get(job_id)
     assert job["status"] == COMPLETED, job.get("error")
     assert len(job["rejections"]) == MAX_REJECTIONS and job["rejection_count"] == n_strays
@@ -183,7 +167,7 @@ def test_non_finite_final_metrics_are_recorded_and_the_worker_goes_on(stack):
     plan(root, nan_job, steps=3, loss="nan")
     plan(root, huge_job, steps=3, loss="1e300")
     plan(root, fine_job, steps=3)
-    _run_worker(names, max_jobs=3)
+    run_worker(names, max_jobs=3)
     store = JobStore(names.jobs_table)
     assert store.get(nan_job)["final_metrics"]["train/loss"] == "NaN"
     assert store.get(huge_job)["final_metrics"]["train/loss"] == "1e+300"
@@ -223,7 +207,7 @@ def test_an_unexpected_error_ends_the_attempt_with_an_outcome(stack, monkeypatch
         return real_finish(self, proc, rc)
 
     monkeypatch.setattr(Attempt, "finish", broken_once)
-    _run_worker(names, idle_timeout_s=4, backoff_base_s=0.2)
+    run_worker(names, idle_timeout_s=4, backoff_base_s=0.2)
     job = JobStore(names.jobs_table).get(job_id)
     assert job["status"] == COMPLETED, job
     assert [a["outcome"] for a in job["attempts"]] == ["FAILED", COMPLETED]
@@ -237,10 +221,10 @@ def test_unexpected_errors_dead_letter_after_max_failures(stack, monkeypatch):
     job_id = _submit(names)
     plan(root, job_id, steps=2)
     monkeypatch.setattr(Attempt, "finish", lambda self, proc, rc: 1 / 0)
-    _run_worker(names, idle_timeout_s=4, backoff_base_s=0.2, max_failures=2)
+    run_worker(names, idle_timeout_s=4, backoff_base_s=0.2, max_failures=2)
     job = JobStore(names.jobs_table).get(job_id)
     assert job["status"] == "FAILED" and job["dead_lettered"] and len(job["attempts"]) == 2
-    assert "ZeroDivisionError" in _dlq(names)[0]["MessageAttributes"]["reason"]["StringValue"]
+    assert "ZeroDivisionError" in dead_letters(names)[0]["MessageAttributes"]["reason"]["StringValue"]
 
 
 # ---------------------------------------------------------------- 3: heartbeat blips
@@ -277,7 +261,7 @@ def test_one_aws_blip_during_a_heartbeat_does_not_kill_the_trainer(stack, monkey
     job_id = _submit(names)
     plan(root, job_id, steps=40, step_s=0.05)
     calls = _flaky_renew(monkeypatch, {2}, errors[kind])
-    _run_worker(names, max_jobs=1)
+    run_worker(names, max_jobs=1)
     job = JobStore(names.jobs_table).get(job_id)
     assert len(calls) >= 3
     assert job["status"] == COMPLETED and len(job["attempts"]) == 1, job

@@ -135,3 +135,27 @@ def overlaps(attempts: list[dict]) -> list[tuple[int, int]]:
 
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+
+
+def run_worker(names, **kw):
+    """An in-process worker with the test timings (``idle_timeout_s`` 3 unless given), run until idle."""
+    from receipt_lightning.jobs.worker import Worker
+
+    kw.setdefault("idle_timeout_s", 3)
+    worker = Worker(options(names, **kw))
+    worker.run()
+    return worker
+
+
+def dead_letters(names, rounds: int = 10) -> list[dict]:
+    """Every message on the dead-letter queue (hidden for 60 s once read)."""
+    from receipt_lightning.aws.session import client
+
+    out: list[dict] = []
+    for _ in range(rounds):
+        resp = client("sqs").receive_message(QueueUrl=names.dlq_url, MaxNumberOfMessages=10,
+                                             MessageAttributeNames=["All"], VisibilityTimeout=60)  # fmt: skip
+        out += resp.get("Messages", [])
+        if not resp.get("Messages"):
+            break
+    return out
