@@ -187,6 +187,10 @@ def deploy_template(endpoint: str, stack_name: str, root: Path) -> dict[str, str
         "InstanceTypes": "g4dn.xlarge,g5.xlarge,g6.xlarge",  # the template's default, passed (see above)
         "DesiredCapacity": "0",  # no (pretend) instances: workers run on this machine
         "MountPoint": str(root),
+        # Required by the template, read only by an instance's user data: no instance boots in
+        # the dev stack, so these name nothing that is ever fetched (.invalid never resolves).
+        "WorkerWheelUrl": "https://dev-stack.invalid/receipt_lightning-0.0.0-py3-none-any.whl",
+        "WorkerWheelSha256": "0" * 64,
     }
     cfn = _client("cloudformation", endpoint)
     cfn.create_stack(

@@ -39,7 +39,8 @@ def stack(aws, tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     root = tmp_path / "efs"
     names, env = make_stack(root)
-    (root / "datasets" / "sroie" / "box").mkdir(parents=True)  # what the example job names
+    for part in ("box", "key"):  # what the example job names: a SROIE folder with its labels
+        (root / "datasets" / "sroie" / part).mkdir(parents=True)
     return names, env, root
 
 
