@@ -30,8 +30,10 @@ os.environ.update(
 # OCR results (docs/ocr.md) go to a cache of this session, never the user's ~/.cache; point the
 # variable at a warm cache to skip re-reading the shared scans.
 os.environ.setdefault("RECEIPT_LIGHTNING_OCR_CACHE", tempfile.mkdtemp(prefix="rl-test-ocr-cache-"))
-for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-    os.environ.pop(var, None)
+os.environ.pop("AWS_PROFILE", None)
+# A test that reaches boto3 without the `aws` fixture (moto) must fail on loopback, never send a
+# request to AWS: port 9 (discard) on 127.0.0.1 refuses at once. The fixture overrides it.
+os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Child processes (trainers, workers, test apps run as `python -m tests.support.X`) import the

@@ -140,6 +140,10 @@ def test_region_and_profile_on_every_aws_command(tmp_path, monkeypatch):
     config.write_text("[profile lab]\nregion = ap-south-1\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setattr(session, "_settings", {})
+    # configure() writes os.environ itself: let monkeypatch note both variables first, so that
+    # its teardown restores them (a profile left behind would break every later test's boto3).
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     args = build_parser("jobs").parse_args(["jobs", "--profile", "lab", "--region", "eu-west-1"])
     try:
         apply_aws_arguments(args)
@@ -149,8 +153,6 @@ def test_region_and_profile_on_every_aws_command(tmp_path, monkeypatch):
 
         assert os.environ["AWS_PROFILE"] == "lab" and os.environ["AWS_DEFAULT_REGION"] == "eu-west-1"
     finally:
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
-        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         session.reset_session()
 
 
@@ -177,6 +179,9 @@ def test_start_worker_takes_the_metadata_endpoint_from_the_environment(tmp_path,
 
     monkeypatch.setenv("RL_JOBS_TABLE", "t")
     monkeypatch.setenv("RL_QUEUE_URL", "http://127.0.0.1:1/q")
+    # A dead-letter queue given, so the worker does not ask SQS for the queues' redrive target
+    # (no AWS call from a unit test).
+    monkeypatch.setenv("RL_DLQ_URL", "http://127.0.0.1:1/dlq")
     monkeypatch.delenv("RL_SPOT_METADATA_ENDPOINT", raising=False)
     parse = build_parser("start-worker").parse_args
     argv = ["start-worker", "--efs-root", str(tmp_path)]

@@ -67,7 +67,8 @@ def test_statuses_are_their_stored_strings():
     # Values are what summary.json and the tables already hold: stored data is unchanged.
     assert [s.value for s in RunStatus] == ["RUNNING", "COMPLETED", "FAILED", "INTERRUPTED"]
     assert {s.value for s in JobStatus} == {
-        "QUEUED", "RUNNING", "INTERRUPTED", "RETRYING", "COMPLETED", "FAILED", "REJECTED"
+        "QUEUED", "RUNNING", "INTERRUPTED", "RETRYING", "COMPLETED", "FAILED", "REJECTED",
+        "CANCEL_REQUESTED", "CANCELLED", "TIMED_OUT",  # fleet operations (issue 20)
     }  # fmt: skip
     for status in (RunStatus.INTERRUPTED, JobStatus.REJECTED):
         assert status == status.value and str(status) == status.value and f"{status}" == status.value
