@@ -3,8 +3,15 @@
 
 import sys
 
-from receipt_lightning.cli import main
+
+def main(argv: list[str] | None = None) -> int:
+    """``start-worker`` with these flags (default: this process's arguments)."""
+    from receipt_lightning.cli import main as cli_main
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    verbose = [a for a in args if a in ("-v", "--verbose")]
+    return cli_main([*verbose, "start-worker", *(a for a in args if a not in verbose)])
+
 
 if __name__ == "__main__":
-    verbose = [a for a in sys.argv[1:] if a in ("-v", "--verbose")]
-    sys.exit(main([*verbose, "start-worker", *(a for a in sys.argv[1:] if a not in verbose)]))
+    sys.exit(main())
