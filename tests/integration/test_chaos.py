@@ -54,6 +54,16 @@ def _busy_job(names, machine: str) -> str | None:
     return None
 
 
+def _busy_started(names, root: Path, machines: list[str]) -> list[tuple[str, str]]:
+    """(machine, job) for each listed worker whose job's trainer has made progress, from one read."""
+    pairs = []
+    for item in _registry(names):
+        machine, job = item.get("machine_id"), item.get("current_job")
+        if machine in machines and job and item.get("state") == "busy" and _started(root, job, False):
+            pairs.append((machine, job))
+    return pairs
+
+
 def _started(root: Path, job_id: str, real: bool) -> bool:
     run = root / "runs" / job_id
     if real:  # a periodic checkpoint exists: the kill or notice lands mid-training
@@ -204,14 +214,15 @@ def test_chaos_twelve_jobs_random_kills_spot_and_flaky_aws(aws, tmp_path):
     try:
         for n in range(2):  # two random SIGKILLs of busy workers, each replaced at once
             time.sleep(rng.uniform(1.0, 3.0))
-            busy = wait_for(lambda: [w for w in ("W1", "W2") if procs[w].poll() is None and _busy_job(names, w)],
+            # One registry read picks the victim and its job together: a second read could find
+            # the worker between jobs (the CI failure of stop 22).
+            busy = wait_for(lambda: _busy_started(names, root, [w for w in ("W1", "W2") if procs[w].poll() is None]),
                             left(), "a busy worker to kill")  # fmt: skip
-            victim = rng.choice(busy)
-            job = _busy_job(names, victim)
-            wait_for(lambda job=job: _started(root, job, False), left(), f"{victim}'s trainer to make progress")
+            victim, job = rng.choice(busy)
             procs[victim].send_signal(signal.SIGKILL)
             procs[victim].wait(timeout=10)
-            killed.append(job)
+            if store.get(job)["status"] != COMPLETED:  # the kill landed mid-job, not just after it
+                killed.append(job)
             procs[f"R{n}"] = _spawn(env, tmp_path, f"R{n}", seed=10 + n)
         noticed = wait_for(lambda: _busy_job(names, "S"), left(), "the Spot worker to take a job")
         wait_for(lambda: _started(root, noticed, False), left(), "its trainer to make progress")
@@ -234,6 +245,7 @@ def test_chaos_twelve_jobs_random_kills_spot_and_flaky_aws(aws, tmp_path):
         assert [a["attempt"] for a in r["attempts"]] == list(range(1, len(r["attempts"]) + 1))
         assert r["global_step"] == 25, (j, r)
     assert not (root / "violations.log").exists()
+    assert killed, "neither kill landed while a job ran"
     for j in killed:
         assert "LOST" in [a["outcome"] for a in records[j]["attempts"]], records[j]["attempts"]
     assert "INTERRUPTED" in [a["outcome"] for a in records[noticed]["attempts"]]
