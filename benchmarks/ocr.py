@@ -12,6 +12,10 @@
    scored (``fields.label_bound``): the F1 a model trained on these labels could at best reach on
    this OCR text. Beside it, the same bound on SROIE's own box/ lines of the same receipts.
 
+3. ``--cold-all``: every scan of ``img/`` through ``ocr.runner.ocr_files`` as training does (one
+   process per core), into ``--cache``; wall seconds for the whole collection and each scan's
+   engine seconds. Give it an empty cache directory for the cold-cache figure.
+
 Prints one JSON object.
 """
 
@@ -120,6 +124,28 @@ def bound(data: Path, engine: str, n: int, cache: str, boxes: str) -> dict:
     }
 
 
+def cold_all(data: Path, engine: str, cache: str) -> dict:
+    """The whole collection OCR'd the way ``data=sroie_images`` does on a cold cache."""
+    from receipt_lightning.data.images import find_image, list_image_ids
+    from receipt_lightning.ocr.config import OcrConfig
+    from receipt_lightning.ocr.runner import ocr_files
+
+    paths = [find_image(data / "img", rid) for rid in list_image_ids(data)]
+    t0 = time.perf_counter()
+    docs = ocr_files(paths, OcrConfig(engine=engine, cache_dir=cache))
+    wall = time.perf_counter() - t0
+    read = [d.seconds for d in docs if not d.cached and d.error is None]
+    return {
+        "engine": docs[0].engine if docs else engine,
+        "n_scans": len(docs),
+        "already_cached": sum(d.cached for d in docs),
+        "errors": [d.error for d in docs if d.error][:5],
+        "wall_seconds": round(wall, 1),
+        "engine_seconds_median": round(statistics.median(read), 2) if read else None,
+        "engine_seconds_max": round(max(read), 2) if read else None,
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/datasets/sroie", type=Path)
@@ -128,10 +154,14 @@ def main() -> None:
     p.add_argument("--n-bound", type=int, default=100)
     p.add_argument("--boxes", default="line", choices=("line", "word"))
     p.add_argument("--cache", required=True, help="OCR cache directory (outside the repository)")
+    p.add_argument("--cold-all", action="store_true", help="OCR every scan in img/ into --cache (step 3)")
     p.add_argument("--time-only", default=None, help=argparse.SUPPRESS)  # internal: one engine's timing
     args = p.parse_args()
     if args.time_only:
         print(json.dumps(time_engine(args.data, args.time_only, args.n_time, args.cache)))
+        return
+    if args.cold_all:
+        print(json.dumps([cold_all(args.data, e, args.cache) for e in args.engines], indent=2))
         return
     out: dict = {"timing": [], "bound": []}
     for engine in args.engines:

@@ -212,6 +212,8 @@ def load_receipts(path: str | Path, fields: Sequence[str]) -> list[Receipt]:
 
     path = Path(path)
     source = detect_source(path)
+    if source == "sroie_images":  # scans need OCR first: predict_images.load_image_receipts
+        raise InputError("a folder of scans (img/): read it with predict_images.load_image_receipts", source=str(path))
     if source == "sroie":
         from receipt_lightning.data.sroie import load_sroie
 

@@ -48,8 +48,14 @@ def is_image_input(inputs: Sequence[str]) -> bool:
         if path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir():  # missing: "no such file" below
             return True
         if path.is_dir() and not (path / "box").is_dir() and not any(path.glob("*.jsonl")):
-            return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+            return (path / "img").is_dir() or any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
     return False
+
+
+def scan_folder(path: Path) -> Path:
+    """A folder's images: its own, or its ``img/`` folder's when it is a scans dataset (``img/`` +
+    ``key/``, as ``data=sroie_images`` trains on)."""
+    return path / "img" if (path / "img").is_dir() and not (path / "box").is_dir() else path
 
 
 def image_paths(inputs: Sequence[str]) -> list[str]:
@@ -60,7 +66,8 @@ def image_paths(inputs: Sequence[str]) -> list[str]:
         if spec == STDIN or path.is_file():
             out.append(spec)
         elif path.is_dir():
-            found = sorted(str(p) for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            folder = scan_folder(path)
+            found = sorted(str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
                 raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in the folder", source=spec)
             out += found
@@ -72,13 +79,19 @@ def image_paths(inputs: Sequence[str]) -> list[str]:
 
 
 def load_image_receipts(
-    inputs: Sequence[str], config: OcrConfig, stdin: BinaryIO | None = None
+    inputs: Sequence[str],
+    config: OcrConfig,
+    stdin: BinaryIO | None = None,
+    ids: set[str] | None = None,
 ) -> ImageReceipts:
-    """OCR'd receipts (cached, in parallel) of ``inputs``; see the module docstring."""
+    """OCR'd receipts (cached, in parallel) of ``inputs``; see the module docstring. ``ids``: only
+    the files of these stems are read (``predict --ids/--split``: the rest are never OCR'd)."""
     from receipt_lightning.data.images import page_receipt
     from receipt_lightning.ocr.runner import OcrInput, ocr_inputs, read_inputs
 
     paths = image_paths(inputs)
+    if ids is not None:
+        paths = [p for p in paths if p == STDIN or Path(p).stem in ids]
     items: list[OcrInput] = []
     for p in paths:
         if p == STDIN:

@@ -115,21 +115,41 @@ def _ids(spec: str | None) -> set[str] | None:
     return {s.strip() for s in spec.split(",") if s.strip()}
 
 
-def select_receipts(args: argparse.Namespace, receipts: list, from_images: bool = False) -> list:
-    """``--ids`` and ``--split`` applied."""
+def wanted_ids(args: argparse.Namespace) -> set[str] | None:
+    """The receipt ids ``--ids`` and ``--split`` leave (None: all). ``--split`` takes one SROIE
+    directory (``box/``: OCR lines; ``img/`` without ``box/``: scans) or one folder of images (a
+    SROIE ``img/``), split by receipt id as training split it."""
     wanted = _ids(args.ids)
     if args.split:
-        from receipt_lightning.data.sources import detect_source
-        from receipt_lightning.data.sroie import list_sroie_ids, sroie_fold
-        from receipt_lightning.errors import InputError
+        from pathlib import Path
 
-        if from_images or len(args.input) != 1 or detect_source(args.input[0]) != "sroie":
-            raise InputError("--split needs a SROIE directory (with box/)", source=" ".join(args.input))
-        ids = list_sroie_ids(args.input[0])
+        from receipt_lightning.data.sroie import sroie_fold
+        from receipt_lightning.errors import InputError
+        from receipt_lightning.predict_images import IMAGE_SUFFIXES, is_image_input, scan_folder
+
+        folder = Path(args.input[0]) if len(args.input) == 1 and args.input[0] != "-" else None
+        if folder is None or not folder.is_dir():
+            raise InputError("--split needs one SROIE directory or folder of images", source=" ".join(args.input))
+        if is_image_input(args.input):
+            ids = sorted({p.stem for p in scan_folder(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES})
+        else:
+            from receipt_lightning.data.sources import detect_source
+            from receipt_lightning.data.sroie import list_sroie_ids
+
+            if detect_source(folder) != "sroie":
+                raise InputError("--split needs one SROIE directory or folder of images", source=str(folder))
+            ids = list_sroie_ids(folder)
         fold = args.fold if args.split == "dev" else False
         split_ids = set(sroie_fold(ids, dev_fold=fold)[0 if args.split == "train" else 1])
         wanted = split_ids if wanted is None else wanted & split_ids
-    return receipts if wanted is None else [r for r in receipts if r.id in wanted]
+    return wanted
+
+
+def select_receipts(args: argparse.Namespace, receipts: list) -> list:
+    """``--ids`` and ``--split`` applied."""
+    wanted = wanted_ids(args)
+    # A PDF's pages are "<stem>-p<N>": its stem selects them all.
+    return receipts if wanted is None else [r for r in receipts if r.id in wanted or r.id.rsplit("-p", 1)[0] in wanted]
 
 
 def write_records(records: list[dict], output: str, fmt: str) -> None:
@@ -174,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
         # OCR before the model is loaded: a missing engine or a bad path fails at once.
         from receipt_lightning.predict_images import load_image_receipts
 
-        images = load_image_receipts(args.input, ocr_config(args))
+        images = load_image_receipts(args.input, ocr_config(args), ids=wanted_ids(args))
     elif len(args.input) != 1:
         raise InputError("several --input paths are for images; give one SROIE directory or JSONL file")
     predictor = load_predictor(
@@ -186,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     )
     fields = sorted({lab.split("-", 1)[1] for lab in predictor.label_list if lab != "O"})
     loaded = images.receipts if images is not None else load_receipts(args.input[0], fields)
-    receipts = select_receipts(args, loaded, from_images=images is not None)
+    receipts = select_receipts(args, loaded)
     progress = {"auto": None, "always": True, "never": False}[args.progress]
     probs = predictor.word_probs(receipts, batch_size=args.batch_size, progress=progress)
     records = predictor.decode_records(receipts, probs)

@@ -44,6 +44,7 @@ class ReceiptDataModule(L.LightningDataModule):
         group_factor: int = 50,
         num_workers: int = 0,
         ocr: dict | None = None,
+        extra_train_source: str | None = None,
     ) -> None:
         super().__init__()
         # Saved in checkpoints (plain values), so prediction windows receipts the same way.
@@ -67,14 +68,31 @@ class ReceiptDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         # OcrConfig settings for the ``images`` source (None: its defaults); unused by the others.
         self.ocr = dict(ocr) if ocr is not None else None
+        # A second source whose training receipts (same root, same split) are added to this
+        # source's, e.g. SROIE's OCR lines beside the same receipts' OCR'd scans; validation
+        # reads the main source only.
+        self.extra_train_source = extra_train_source
         self.train_receipts: list[Receipt] = []
         self.val_receipts: list[Receipt] = []
         self.train_windows: list[Window] = []
         self.val_windows: list[Window] = []
 
     def _load(self, split: str, n: int | None) -> list[Receipt]:
-        receipts = load_split(
-            self.source,
+        receipts = self._load_source(self.source, split, n)
+        if split == "train" and self.extra_train_source:
+            extra = self._load_source(self.extra_train_source, split, n)
+            for r in extra:  # the same receipt read another way: an id of its own
+                r.id = f"{r.id}@{self.extra_train_source}"
+            receipts += extra
+        if self.max_samples is not None and split == "train":
+            receipts = receipts[: self.max_samples]
+        for r in receipts:
+            check_labels(r, self.label_list)
+        return receipts
+
+    def _load_source(self, source: str, split: str, n: int | None) -> list[Receipt]:
+        return load_split(
+            source,
             split,
             self.fields,
             root=self.root,
@@ -84,11 +102,6 @@ class ReceiptDataModule(L.LightningDataModule):
             dev_fold=self.dev_fold,
             ocr=self.ocr,
         )
-        if self.max_samples is not None and split == "train":
-            receipts = receipts[: self.max_samples]
-        for r in receipts:
-            check_labels(r, self.label_list)
-        return receipts
 
     def encode(self, receipts: Sequence[Receipt]) -> list[Window]:
         windows = []

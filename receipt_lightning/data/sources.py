@@ -13,16 +13,19 @@ SOURCES = ("synthetic", "sroie", "jsonl", "images")
 
 
 def detect_source(root: str | Path, splits: Sequence[str] = ()) -> str:
-    """The format of a dataset: "sroie" (a folder with ``box/``) or "jsonl" (a ``.jsonl`` file, or
-    a folder with ``*.jsonl`` files). The one rule for every caller: ``predict`` (reads what is
-    there) and the job worker's admission (``splits=("train", "val")``: training needs, for
-    SROIE, ``key/`` beside ``box/`` for labels, and for a JSONL folder each split's file, e.g.
-    ``train.jsonl`` and ``val.jsonl``). ``InputError`` naming the path says what is missing."""
+    """The data config (``conf/data/<name>.yaml``) that reads a dataset: "sroie" (a folder with
+    ``box/``: OCR lines), "sroie_images" (a folder with ``img/`` and no ``box/``: scans, OCR'd
+    here) or "jsonl" (a ``.jsonl`` file, or a folder with ``*.jsonl`` files). The one rule for
+    every caller: ``predict`` (reads what is there) and the job worker's admission
+    (``splits=("train", "val")``: training needs, for SROIE, ``key/`` beside ``box/`` or
+    ``img/`` for labels, and for a JSONL folder each split's file, e.g. ``train.jsonl`` and
+    ``val.jsonl``). ``InputError`` naming the path says what is missing."""
     root = Path(root)
-    if (root / "box").is_dir():
-        if splits and not (root / "key").is_dir():
-            raise InputError("SROIE dataset has box/ but no key/ (labels, needed to train)", source=str(root))
-        return "sroie"
+    for folder, name in (("box", "sroie"), ("img", "sroie_images")):
+        if (root / folder).is_dir():
+            if splits and not (root / "key").is_dir():
+                raise InputError(f"SROIE dataset has {folder}/ but no key/ (labels, needed to train)", source=str(root))
+            return name
     if root.is_file() and root.suffix == ".jsonl":
         return "jsonl"
     if root.is_dir() and any(root.glob("*.jsonl")):
@@ -30,8 +33,8 @@ def detect_source(root: str | Path, splits: Sequence[str] = ()) -> str:
             _jsonl_split_file(root, split)  # raises naming the file it looked for
         return "jsonl"
     raise InputError(
-        "not a dataset: expected a folder with box/ + key/ (SROIE), a .jsonl file or a folder of "
-        "*.jsonl files",
+        "not a dataset: expected a folder with box/ + key/ (SROIE), img/ + key/ (scans), a .jsonl "
+        "file or a folder of *.jsonl files",
         source=str(root),
     )
 

@@ -30,6 +30,8 @@ def make(root: Path, *paths: str) -> Path:
 CASES = {
     "sroie": (("box/", "key/", "img/"), "sroie", None),
     "sroie_unlabelled": (("box/",), "sroie", "no key/"),
+    "scans": (("img/", "key/"), "sroie_images", None),  # OCR'd by the worker (data=sroie_images)
+    "scans_unlabelled": (("img/",), "sroie_images", "img/ but no key/"),
     "sroie_and_jsonl": (("box/", "key/", "train.jsonl"), "sroie", None),  # box/ decides first
     "jsonl_train_val": (("train.jsonl", "val.jsonl"), "jsonl", None),
     "jsonl_train_validation": (("train.jsonl", "validation.jsonl"), "jsonl", None),

@@ -376,6 +376,39 @@ def test_image_source_reads_img_and_key_dirs_and_jsonl(tmp_path, fake_engine):
         load_split("images", "train", FIELDS, root=str(tmp_path / "escape.jsonl"), ocr=ocr)
 
 
+def test_predict_on_a_scans_dataset_reads_only_the_chosen_split(tmp_path, fake_engine):
+    """``predict --input DATASET --split val`` on img/ + key/ (what data=sroie_images trains on):
+    the same validation receipts as training held out, and only those are OCR'd."""
+    import argparse
+
+    from receipt_lightning.commands.predict import add_arguments, wanted_ids
+    from receipt_lightning.data.images import list_image_ids
+    from receipt_lightning.data.sroie import sroie_split
+    from receipt_lightning.predict_images import is_image_input, load_image_receipts
+
+    (tmp_path / "img").mkdir()
+    (tmp_path / "key").mkdir()
+    for i in range(10):
+        (tmp_path / "img" / f"{i:03d}.png").write_bytes(png_bytes((200 + i, 100)))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--model", "m", "--input", str(tmp_path), "--output", "o", "--split", "val"])
+    assert is_image_input(args.input)
+    wanted = wanted_ids(args)
+    assert wanted == set(sroie_split(list_image_ids(tmp_path))[1]) and 0 < len(wanted) < 10
+    fake_engine.calls = 0
+    got = load_image_receipts(args.input, OcrConfig(cache_dir="", workers=1), ids=wanted)
+    assert {r.id for r in got.receipts} == wanted and fake_engine.calls == len(wanted)
+    # The img/ folder itself (a SROIE root with box/ reads as OCR lines): the same split.
+    args = parser.parse_args(["--model", "m", "--input", str(tmp_path / "img"), "--output", "o", "--split", "val"])
+    assert wanted_ids(args) == wanted
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_text("")
+    args = parser.parse_args(["--model", "m", "--input", str(jsonl), "--output", "o", "--split", "val"])
+    with pytest.raises(InputError, match="--split needs one SROIE directory or folder of images"):
+        wanted_ids(args)
+
+
 def test_a_bad_training_image_is_an_error_naming_it(tmp_path, fake_engine):
     from receipt_lightning.data.images import ocr_receipts
 
