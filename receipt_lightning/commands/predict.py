@@ -82,6 +82,11 @@ def add_ocr_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--ocr-keep-commas", action="store_true", help='do not write "A,B" as "A, B" (docs/ocr.md)'
     )
+    g.add_argument(
+        "--ocr-keep-glued",
+        action="store_true",
+        help='do not write "DATE:02/01/2018" as "DATE: 02/01/2018" or split a time off a date (docs/ocr.md)',
+    )
     g.add_argument("--ocr-workers", type=int, default=0, help="OCR processes (0: one per core)")
     g.add_argument(
         "--ocr-cache",
@@ -100,6 +105,7 @@ def ocr_config(args: argparse.Namespace):
         boxes=args.ocr_boxes,
         upper_case=not args.ocr_keep_case,
         space_after_comma=not args.ocr_keep_commas,
+        split_glued=not args.ocr_keep_glued,
         workers=args.ocr_workers,
         cache_dir=args.ocr_cache,
     )
@@ -204,6 +210,10 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         threads=args.threads,
     )
+    if images is not None and predictor.lexicon is not None:
+        from receipt_lightning.fields.lexicon import OCR_FUZZY_EDITS_PER_CHAR
+
+        predictor.lexicon.fuzzy_edits_per_char = OCR_FUZZY_EDITS_PER_CHAR  # text this package OCR'd
     fields = sorted({lab.split("-", 1)[1] for lab in predictor.label_list if lab != "O"})
     loaded = images.receipts if images is not None else load_receipts(args.input[0], fields)
     receipts = select_receipts(args, loaded)

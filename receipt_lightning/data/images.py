@@ -6,7 +6,8 @@ OCR page -> receipt: lines are put in reading order as SROIE's box files are
 and the words get boxes cut from the line box by character offsets (as ``data.sroie`` does, so a
 model trained on SROIE's lines sees the same geometry); with ``boxes="word"`` the engine's own
 word boxes are used where it gives them. ``upper_case`` upper-cases every word (SROIE keys are
-upper case); ``space_after_comma`` writes "A,B" as "A, B" (not "1,000"). A page with no text gives a receipt with no words (predicting nothing).
+upper case); ``space_after_comma`` writes "A,B" as "A, B" (not "1,000"); ``split_glued`` writes
+"DATE:02/01/2018" as "DATE: 02/01/2018" and "19-03-201818:08:38" as "19-03-2018 18:08:38". A page with no text gives a receipt with no words (predicting nothing).
 
 Data source ``images`` (``data.root``):
 
@@ -73,7 +74,15 @@ _GLUED_COMMA = re.compile(r",(?=[0-9A-Za-z])")
 _THOUSANDS = re.compile(r"\d,\d{3}(?!\d)")
 
 
+# A colon before a digit, not inside a time ("DATE:02/01/2018", ":19-03-2018"; not "18:08").
+_GLUED_COLON = re.compile(r"(?<!\d):(?=\d)")
+# A day-month-year date (4-digit year) with a time glued on ("19-03-201818:08:38").
+_GLUED_TIME = re.compile(r"(?<!\d)(\d{1,2}[-/.]\d{1,2}[-/.](?:19|20)\d{2})(?=\d{1,2}:\d{2})")
+
+
 def _normalise(text: str, config: OcrConfig) -> str:
+    if config.split_glued:
+        text = _GLUED_TIME.sub(r"\1 ", _GLUED_COLON.sub(": ", text))
     if not config.space_after_comma or "," not in text:
         return text
     keep = {m.start() + 1 for m in _THOUSANDS.finditer(text)}

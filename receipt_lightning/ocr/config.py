@@ -38,6 +38,11 @@ class OcrConfig:
     # "1,000" stays): SROIE keys put a space after 10 times as many commas as not; +1.3 points of
     # weak-label ceiling on 100 training receipts (docs/ocr.md). After the cache.
     space_after_comma: bool = True
+    # Split a value glued to its label or to the next value, as SROIE's lines print them:
+    # "DATE:02/01/2018" -> "DATE: 02/01/2018" (a colon not between digits, before a digit) and
+    # "19-03-201818:08:38" -> "19-03-2018 18:08:38" (a 4-digit-year date, then a time). A model
+    # labels whole words, so a glued date is one it can only take with its label. After the cache.
+    split_glued: bool = True
     # Lines the engine is less sure of than this (0..1) are dropped; 0 keeps every line.
     min_confidence: float = 0.0
     # Longest image side in pixels that the engine sees; larger images are downscaled first

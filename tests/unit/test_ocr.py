@@ -323,6 +323,24 @@ def test_space_after_comma_leaves_thousands_alone(text, expected):
     assert _normalise(text, OcrConfig(space_after_comma=False)) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Date:02/01/2018", "Date: 02/01/2018"),
+        (":19-03-201818:08:38", ": 19-03-2018 18:08:38"),
+        (":09-04-2018 13:16:21", ": 09-04-2018 13:16:21"),
+        ("Time: 16:55", "Time: 16:55"),
+        ("25/04/1811:06", "25/04/1811:06"),  # a 2-digit year: where the time starts is a guess
+        ("RM:12.00", "RM: 12.00"),
+    ],
+)
+def test_split_glued_separates_a_date_from_its_label_and_time(text, expected):
+    from receipt_lightning.data.images import _normalise
+
+    assert _normalise(text, OcrConfig()) == expected
+    assert _normalise(text, OcrConfig(split_glued=False)) == text
+
+
 def test_an_empty_receipt_encodes_and_decodes_to_nothing():
     import numpy as np
 
@@ -407,6 +425,42 @@ def test_predict_on_a_scans_dataset_reads_only_the_chosen_split(tmp_path, fake_e
     args = parser.parse_args(["--model", "m", "--input", str(jsonl), "--output", "o", "--split", "val"])
     with pytest.raises(InputError, match="--split needs one SROIE directory or folder of images"):
         wanted_ids(args)
+
+
+def test_extra_train_source_adds_the_same_receipts_read_another_way(tmp_path, fake_engine):
+    """data=sroie_images data.extra_train_source=sroie: the scans' OCR and SROIE's lines of the
+    same training receipts, each under an id of its own; validation reads the scans only."""
+    from receipt_lightning.data.datamodule import ReceiptDataModule
+    from receipt_lightning.model.backbone import MINILM, load_tokenizer
+
+    for folder in ("img", "key", "box"):
+        (tmp_path / folder).mkdir()
+    for i in range(10):
+        rid = f"{i:03d}"
+        (tmp_path / "img" / f"{rid}.png").write_bytes(png_bytes((200 + i, 100)))
+        (tmp_path / "key" / f"{rid}.json").write_text(json.dumps({"company": "ACME TRADING SDN BHD", "total": "9.00"}))
+        (tmp_path / "box" / f"{rid}.csv").write_text("10,10,210,10,210,30,10,30,ACME TRADING SDN BHD\n"
+                                                     "10,40,90,40,90,60,10,60,TOTAL 9.00\n")  # fmt: skip
+    dm = ReceiptDataModule(load_tokenizer(MINILM), source="images", fields=FIELDS, root=str(tmp_path),
+                           ocr={"cache_dir": "", "workers": 1}, extra_train_source="sroie")  # fmt: skip
+    dm.setup("fit")
+    scans = [r for r in dm.train_receipts if not r.id.endswith("@sroie")]
+    lines = [r for r in dm.train_receipts if r.id.endswith("@sroie")]
+    assert len(scans) == len(lines) == 8 and {r.id + "@sroie" for r in scans} == {r.id for r in lines}
+    assert all(r.labels and "B-total" in r.labels for r in lines)
+    assert len(dm.val_receipts) == 2 and not any("@" in r.id for r in dm.val_receipts)
+    assert len(dm.train_windows) == 16
+
+
+def test_the_lexicon_fuzzy_budget_is_a_setting_of_the_instance():
+    from receipt_lightning.fields.lexicon import FieldLexicon
+
+    lexicon = FieldLexicon.from_keys([{"company": "GERBANG ALAF RESTAURANTS SDN BHD"}])
+    misread = "PERBANG ALAF RESTAURANTS SDN BHD"  # one letter in 28: under 0.04, not under 0.02
+    assert lexicon.snap("company", misread) == misread
+    lexicon.fuzzy_edits_per_char = 0.04
+    assert lexicon.snap("company", misread) == "GERBANG ALAF RESTAURANTS SDN BHD"
+    assert FieldLexicon(lexicon.to_plain(), fuzzy_edits_per_char=0.04).snap("company", misread) != misread
 
 
 def test_a_bad_training_image_is_an_error_naming_it(tmp_path, fake_engine):
