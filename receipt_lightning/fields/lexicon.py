@@ -32,7 +32,7 @@ FUZZY_EDITS_PER_CHAR = 0.02
 # The same for text from this package's OCR of a scan (``receipt_lightning.ocr``), which misreads
 # more letters than SROIE's hand-corrected lines ("PERBANG ALAF", "HARUWARE"); chosen on a
 # development fold of the training receipts' scans (docs/ocr.md, ``benchmarks.lexicon_budget``).
-OCR_FUZZY_EDITS_PER_CHAR = 0.02
+OCR_FUZZY_EDITS_PER_CHAR = 0.12
 # A decoded value that is itself a known spelling is kept: the typists disagree among themselves
 # (leave-one-out on the training split: keeping it +6 addresses over always taking the majority).
 KEEP_KNOWN = True
