@@ -98,7 +98,7 @@ BOUNDS: dict[str, Bound] = {
 # files under conf/experiment/ (`experiment=NAME`, or `+experiment=NAME` where the primary config
 # does not list the group).
 ALLOWED_GROUPS: dict[str, tuple[str, ...] | None] = {
-    "data": ("synthetic", "sroie", "jsonl"),
+    "data": ("synthetic", "sroie", "sroie_images", "jsonl"),
     "model": ("layoutlm_tiny", "layoutlm_minilm", "layoutlm_base"),
     "trainer": ("auto", "cpu", "cpu_bf16", "gpu", "ddp"),
     "experiment": None,

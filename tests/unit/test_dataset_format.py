@@ -65,3 +65,13 @@ def test_a_single_jsonl_file_is_jsonl(tmp_path):
     assert detect_source(f) == "jsonl" and detect_source(f, splits=("train", "val")) == "jsonl"
     with pytest.raises(InputError, match="not a dataset"):
         detect_source(tmp_path / "receipts.csv")
+
+
+def test_a_scans_dataset_is_admitted_as_data_sroie_images(tmp_path):
+    """A job naming a folder of scans + keys trains data=sroie_images (OCR'd on the worker)."""
+    from receipt_lightning.jobs.admission import dataset_overrides
+    from receipt_lightning.jobs.messages import JobMessage
+
+    make(tmp_path / "datasets" / "scans", "img/", "key/")
+    msg = JobMessage(job_id="j1", overrides=[], dataset="scans")
+    assert dataset_overrides(msg, tmp_path) == ["data=sroie_images", f"data.root={tmp_path / 'datasets' / 'scans'}"]
