@@ -13,6 +13,7 @@ words, whose prediction is empty.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,16 @@ def is_image_input(inputs: Sequence[str]) -> bool:
         if path.is_dir() and not (path / "box").is_dir() and not any(path.glob("*.jsonl")):
             return (path / "img").is_dir() or any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
     return False
+
+
+def page_id(stem: str, page: int, n_pages: int) -> str:
+    """A receipt's id: its file's stem, ``<stem>-p<N>`` for page N (from 1) of a several-page PDF."""
+    return stem if n_pages == 1 else f"{stem}-p{page + 1}"
+
+
+def file_stem(receipt_id: str) -> str:
+    """The file stem a receipt id came from (``page_id`` undone)."""
+    return re.sub(r"-p\d+$", "", receipt_id)
 
 
 def scan_folder(path: Path) -> Path:
@@ -91,7 +102,8 @@ def load_image_receipts(
 
     paths = image_paths(inputs)
     if ids is not None:
-        paths = [p for p in paths if p == STDIN or Path(p).stem in ids]
+        stems = {file_stem(i) for i in ids}  # "<pdf>-p2" keeps the PDF it is a page of
+        paths = [p for p in paths if p == STDIN or Path(p).stem in stems]
     items: list[OcrInput] = []
     for p in paths:
         if p == STDIN:
@@ -112,7 +124,7 @@ def load_image_receipts(
             continue
         stem = "stdin" if doc.name == STDIN else Path(doc.name).stem
         for page in doc.pages:
-            rid = stem if len(doc.pages) == 1 else f"{stem}-p{page.page + 1}"
+            rid = page_id(stem, page.page, len(doc.pages))
             if rid in owner:
                 out.errors.append(str(InputError(f"receipt id {rid!r} is also {owner[rid]}'s; rename one",
                                                  source=doc.name)))  # fmt: skip

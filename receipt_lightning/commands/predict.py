@@ -131,13 +131,13 @@ def wanted_ids(args: argparse.Namespace) -> set[str] | None:
 
         from receipt_lightning.data.sroie import sroie_fold
         from receipt_lightning.errors import InputError
-        from receipt_lightning.predict_images import IMAGE_SUFFIXES, is_image_input, scan_folder
+        from receipt_lightning.predict_images import image_paths, is_image_input
 
         folder = Path(args.input[0]) if len(args.input) == 1 and args.input[0] != "-" else None
         if folder is None or not folder.is_dir():
             raise InputError("--split needs one SROIE directory or folder of images", source=" ".join(args.input))
         if is_image_input(args.input):
-            ids = sorted({p.stem for p in scan_folder(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES})
+            ids = sorted({Path(f).stem for f in image_paths(args.input)})
         else:
             from receipt_lightning.data.sources import detect_source
             from receipt_lightning.data.sroie import list_sroie_ids
@@ -151,11 +151,11 @@ def wanted_ids(args: argparse.Namespace) -> set[str] | None:
     return wanted
 
 
-def select_receipts(args: argparse.Namespace, receipts: list) -> list:
-    """``--ids`` and ``--split`` applied."""
-    wanted = wanted_ids(args)
-    # A PDF's pages are "<stem>-p<N>": its stem selects them all.
-    return receipts if wanted is None else [r for r in receipts if r.id in wanted or r.id.rsplit("-p", 1)[0] in wanted]
+def select_receipts(receipts: list, wanted: set[str] | None) -> list:
+    """The receipts ``wanted_ids`` leaves; a PDF's stem selects all its pages."""
+    from receipt_lightning.predict_images import file_stem
+
+    return receipts if wanted is None else [r for r in receipts if r.id in wanted or file_stem(r.id) in wanted]
 
 
 def write_records(records: list[dict], output: str, fmt: str) -> None:
@@ -195,12 +195,13 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     from receipt_lightning.predict_images import is_image_input
 
+    wanted = wanted_ids(args)
     images = None
     if is_image_input(args.input):
         # OCR before the model is loaded: a missing engine or a bad path fails at once.
         from receipt_lightning.predict_images import load_image_receipts
 
-        images = load_image_receipts(args.input, ocr_config(args), ids=wanted_ids(args))
+        images = load_image_receipts(args.input, ocr_config(args), ids=wanted)
     elif len(args.input) != 1:
         raise InputError("several --input paths are for images; give one SROIE directory or JSONL file")
     predictor = load_predictor(
@@ -216,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
         predictor.lexicon.fuzzy_edits_per_char = OCR_FUZZY_EDITS_PER_CHAR  # text this package OCR'd
     fields = sorted({lab.split("-", 1)[1] for lab in predictor.label_list if lab != "O"})
     loaded = images.receipts if images is not None else load_receipts(args.input[0], fields)
-    receipts = select_receipts(args, loaded)
+    receipts = select_receipts(loaded, wanted)
     progress = {"auto": None, "always": True, "never": False}[args.progress]
     probs = predictor.word_probs(receipts, batch_size=args.batch_size, progress=progress)
     records = predictor.decode_records(receipts, probs)
