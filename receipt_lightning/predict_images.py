@@ -102,7 +102,8 @@ def load_image_receipts(
 
     paths = image_paths(inputs)
     if ids is not None:
-        stems = {file_stem(i) for i in ids}  # "<pdf>-p2" keeps the PDF it is a page of
+        # "<pdf>-p2" keeps the PDF it is a page of; "scan-p2" is also a file's own stem.
+        stems = set(ids) | {file_stem(i) for i in ids}
         paths = [p for p in paths if p == STDIN or Path(p).stem in stems]
     items: list[OcrInput] = []
     for p in paths:

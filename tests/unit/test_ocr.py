@@ -427,6 +427,18 @@ def test_predict_on_a_scans_dataset_reads_only_the_chosen_split(tmp_path, fake_e
         wanted_ids(args)
 
 
+def test_ids_select_files_and_pdf_pages_by_stem(tmp_path, fake_engine):
+    from receipt_lightning.commands.predict import select_receipts
+    from receipt_lightning.predict_images import file_stem, load_image_receipts, page_id
+
+    assert page_id("a", 0, 1) == "a" and page_id("a", 1, 3) == "a-p2" and file_stem("a-p2") == "a"
+    (tmp_path / "scan-p2.png").write_bytes(png_bytes())  # a file whose own stem looks like a page
+    (tmp_path / "other.png").write_bytes(png_bytes())
+    got = load_image_receipts([str(tmp_path)], OcrConfig(cache_dir="", workers=1), ids={"scan-p2"})
+    assert [r.id for r in got.receipts] == ["scan-p2"]
+    assert [r.id for r in select_receipts(got.receipts, {"scan-p2"})] == ["scan-p2"]
+
+
 def test_extra_train_source_adds_the_same_receipts_read_another_way(tmp_path, fake_engine):
     """data=sroie_images data.extra_train_source=sroie: the scans' OCR and SROIE's lines of the
     same training receipts, each under an id of its own; validation reads the scans only."""
