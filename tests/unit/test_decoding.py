@@ -222,3 +222,28 @@ def test_a_total_span_without_a_digit_joins_the_amount_after_it_or_is_no_total()
     assert decode_fields(r, gold_word_probs(["B-vendor", "I-vendor"], labels), labels) == {
         "vendor": "ACME STORE"
     }
+
+
+def test_the_total_is_the_amount_the_model_and_its_printed_label_rank_first():
+    """Seen on SROIE: the tagger leaning to the subtotal before tax, or the cash tendered, over the
+    amount printed as TOTAL; the printed label (+1 TOTAL, -1 SUB TOTAL/CASH) outweighs a factor
+    below e of probability, not a confident choice."""
+    r = receipt_of([["SUB", "TOTAL", "90.00"], ["TOTAL", "RM", "99.90"], ["CASH", "100.00"]])
+    tags = ["O", "O", "B-total", "O", "B-total", "I-total", "O", "O"]
+    # The subtotal gives the total 0.6, the amount after TOTAL 0.45 ("RM" 0.55): reranked.
+    out = decode_fields(r, probs_for(tags, [0.9, 0.9, 0.6, 0.9, 0.55, 0.45, 0.9, 0.9]), LABELS)
+    assert out == {"total": "RM 99.90"}
+    # A model sure of the subtotal (0.99 against 0.05) keeps it: ln(0.99) - 1 > ln(0.05) + 1.
+    out = decode_fields(r, probs_for(tags, [0.9, 0.9, 0.99, 0.9, 0.05, 0.05, 0.9, 0.9]), LABELS)
+    assert out == {"total": "90.00"}
+
+
+def test_with_no_word_read_as_a_total_the_best_ranked_amount_in_cents_fills_it():
+    r = receipt_of([["TABLE", "12"], ["TOTAL", "7.50"], ["CASH", "10.00"], ["CHANGE", "2.50"]])
+    probs = probs_for(["O"] * 8)
+    assert decode_fields(r, probs, LABELS) == {"total": "7.50"}
+    # Integers (a table number, a year, a quantity) never fill it: every SROIE key total has cents.
+    r = receipt_of([["TABLE", "12"], ["TOTAL", "2018"]])
+    assert decode_fields(r, probs_for(["O"] * 4), LABELS) == {}
+    # ... but the model's own span is kept whatever its form.
+    assert decode_fields(r, probs_for(["O", "O", "O", "B-total"]), LABELS) == {"total": "2018"}
