@@ -38,6 +38,9 @@ DATE_PATTERN = re.compile(
 TOTAL_PATTERN = re.compile(r"(?:RM\s?|\$\s?)?-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:RM\s?|\$\s?)?-?\d+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _SPACE_BEFORE_COMMA = re.compile(r" (?=[,.](?: |$))")
+# A postcode (five digits) that OCR glued to the town after it ("52100KL"): all 451 postcodes
+# followed by a town in the shared SROIE keys are typed with a space, none glued.
+_GLUED_POSTCODE = re.compile(r"(?<![\dA-Z])(\d{5})(?=[A-Z])")
 # "(728384-M)", "(1234567-X" (bracket lost in OCR), "( 482123-U )": digits first, then digits,
 # dashes, letters.
 _REGISTRATION_NO = re.compile(r"\s*\(\s*\d[\dA-Z\-]*\s*\)?\s*$")
@@ -82,6 +85,8 @@ def field_text(field: str, words: Sequence[str]) -> str:
     text = join_words(words)
     if field == "company":
         return _REGISTRATION_NO.sub("", clean_multiline(text))
+    if field == "address":
+        return _GLUED_POSTCODE.sub(r"\1 ", clean_multiline(text))
     if field in MULTI_LINE_FIELDS:
         return clean_multiline(text)
     if field == "date":

@@ -138,6 +138,10 @@ def test_post_processing_rules():
         == "BALAKONG, 43300 SERI KEMBANGAN."
     )
     assert field_text("company", ["MR", "D.I.Y.", "(M)", "SDN", "BHD"]) == "MR D.I.Y. (M) SDN BHD"
+    # A postcode OCR glued to its town is spaced as the keys type it; other numbers are left alone.
+    assert field_text("address", ["KEPONG,", "52100KL."]) == "KEPONG, 52100 KL."
+    assert field_text("address", ["LOT", "PTD182908A,", "B12345X"]) == "LOT PTD182908A, B12345X"
+    assert field_text("company", ["52100KL"]) == "52100KL"
     assert extract_date("DATE:25/12/2018") == "25/12/2018"
     assert extract_date("25/12/201808:13:39") == "25/12/2018"
     assert extract_date("10 MAR 2018 18:24") == "10 MAR 2018"
