@@ -36,13 +36,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ids", default=None, help="comma-separated receipt ids, or @FILE with one id per line")
     p.add_argument(
         "--split",
-        choices=("train", "val", "dev"),
+        choices=("train", "val", "dev", "cv"),
         default=None,
         help="only this split of a SROIE directory (the fixed split training used; dev: the "
-        "development fold of the training receipts, data.dev_fold=true)",
+        "development fold of the training receipts, data.dev_fold=K; cv: fold K of all receipts, "
+        "data.val_fraction=0 data.dev_fold=K)",
     )
     p.add_argument(
-        "--fold", type=int, default=1, help="with --split dev: which of the five folds (data.dev_fold=K)"
+        "--fold",
+        type=int,
+        default=1,
+        help="with --split dev or cv: which of the five folds (data.dev_fold=K)",
     )
     p.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when present)")
@@ -78,7 +82,9 @@ def add_ocr_arguments(p: argparse.ArgumentParser) -> None:
         default="line",
         help="line: words cut from OCR line boxes (as SROIE's box files); word: the engine's word boxes",
     )
-    g.add_argument("--ocr-keep-case", action="store_true", help="do not upper-case OCR text (SROIE keys are upper case)")
+    g.add_argument(
+        "--ocr-keep-case", action="store_true", help="do not upper-case OCR text (SROIE keys are upper case)"
+    )
     g.add_argument(
         "--ocr-keep-commas", action="store_true", help='do not write "A,B" as "A, B" (docs/ocr.md)'
     )
@@ -135,7 +141,9 @@ def wanted_ids(args: argparse.Namespace) -> set[str] | None:
 
         folder = Path(args.input[0]) if len(args.input) == 1 and args.input[0] != "-" else None
         if folder is None or not folder.is_dir():
-            raise InputError("--split needs one SROIE directory or folder of images", source=" ".join(args.input))
+            raise InputError(
+                "--split needs one SROIE directory or folder of images", source=" ".join(args.input)
+            )
         if is_image_input(args.input):
             ids = sorted({Path(f).stem for f in image_paths(args.input)})
         else:
@@ -145,8 +153,11 @@ def wanted_ids(args: argparse.Namespace) -> set[str] | None:
             if detect_source(folder) != "sroie":
                 raise InputError("--split needs one SROIE directory or folder of images", source=str(folder))
             ids = list_sroie_ids(folder)
-        fold = args.fold if args.split == "dev" else False
-        split_ids = set(sroie_fold(ids, dev_fold=fold)[0 if args.split == "train" else 1])
+        fold = args.fold if args.split in ("dev", "cv") else False
+        val_fraction = 0.0 if args.split == "cv" else 0.2
+        split_ids = set(
+            sroie_fold(ids, dev_fold=fold, val_fraction=val_fraction)[0 if args.split == "train" else 1]
+        )
         wanted = split_ids if wanted is None else wanted & split_ids
     return wanted
 
@@ -155,7 +166,9 @@ def select_receipts(receipts: list, wanted: set[str] | None) -> list:
     """The receipts ``wanted_ids`` leaves; a PDF's stem selects all its pages."""
     from receipt_lightning.predict_images import file_stem
 
-    return receipts if wanted is None else [r for r in receipts if r.id in wanted or file_stem(r.id) in wanted]
+    return (
+        receipts if wanted is None else [r for r in receipts if r.id in wanted or file_stem(r.id) in wanted]
+    )
 
 
 def write_records(records: list[dict], output: str, fmt: str) -> None:
@@ -252,6 +265,9 @@ def run(args: argparse.Namespace) -> int:
 
         for message in images.errors:
             print(f"receipt-lightning predict: error: {message}", file=sys.stderr)
-        print(f"{len(images.errors)} input(s) could not be read (above); the others were predicted", file=sys.stderr)
+        print(
+            f"{len(images.errors)} input(s) could not be read (above); the others were predicted",
+            file=sys.stderr,
+        )
         return EXIT_FATAL
     return 0

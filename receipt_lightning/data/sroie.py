@@ -39,6 +39,8 @@ PAGE_MARGIN_PX = 10
 SAME_LINE_TOLERANCE = 0.5
 # Validation split: fixed salt so the split never changes with the machine, run or seed.
 DEFAULT_SPLIT_SEED = "sroie-v1"
+# Folds of the cross-validation over all receipts (``data.val_fraction=0 data.dev_fold=K``).
+CV_FOLDS = 5
 
 _WORD = re.compile(r"\S+")
 
@@ -82,20 +84,23 @@ def sroie_fold(
     The training ids are ranked as ``sroie_split`` ranks and cut into ``round(1 / val_fraction)``
     folds (5: 80, 80, 80, 80 and 81 of the 401 shared training receipts); ``dev_fold`` k picks
     fold k (``true`` is fold 1), so the folds together hold every training receipt once, for
-    cross-validation that never reads a validation receipt.
+    cross-validation that never reads a validation receipt. With ``val_fraction=0`` (no
+    validation split: the final fit on every receipt) the folds are ``CV_FOLDS`` of all receipts
+    (100, 100, 100, 100 and 101 of the 501 shared ones), the cross-validation that chooses what
+    that final fit does.
     """
     train_ids, val_ids = sroie_split(ids, val_fraction=val_fraction)
-    fold = int(dev_fold)
+    n_folds = max(round(1 / val_fraction), 2) if val_fraction > 0 else CV_FOLDS
+    fold = int(dev_fold) if not isinstance(dev_fold, float) else -1  # 0.5 is no fold number
     if not fold:
         return train_ids, val_ids
-    n_folds = max(round(1 / val_fraction), 2) if val_fraction > 0 else 0
-    if isinstance(dev_fold, float) or not 1 <= fold <= n_folds:
+    if not 1 <= fold <= n_folds:
         raise InputError(
             f"data.dev_fold must be false, true or a fold number 1..{n_folds}, got {dev_fold!r}",
             source="data.dev_fold",
         )
     ranked = _ranked(train_ids, DEFAULT_SPLIT_SEED)
-    size = round(val_fraction * len(train_ids))
+    size = round((val_fraction or 1 / n_folds) * len(train_ids))
     dev = set(ranked[(fold - 1) * size : fold * size if fold < n_folds else None])
     return [i for i in train_ids if i not in dev], [i for i in train_ids if i in dev]
 

@@ -96,8 +96,8 @@ class DataConfig:
             )
         if self.eval_split not in (None, "val", "validation", "eval"):
             raise InputError(f"data.eval_split {self.eval_split!r}: datasets have one held-out split, 'val'")
-        if self.val_fraction is not None and not 0 < self.val_fraction < 1:
-            raise InputError(f"data.val_fraction must be in (0, 1), got {self.val_fraction!r}")
+        if self.val_fraction is not None and not 0 <= self.val_fraction < 1:
+            raise InputError(f"data.val_fraction must be in [0, 1), got {self.val_fraction!r}")
         for name in ("max_samples", "num_workers"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 0):

@@ -27,6 +27,7 @@ ALLOWED_KEYS: frozenset[str] = frozenset(
         "data.n_val",
         "data.max_length",
         "data.val_fraction",
+        "data.dev_fold",
         "data.eval_batch_size",
         "model.learning_rate",
         "model.weight_decay",
@@ -38,7 +39,6 @@ ALLOWED_KEYS: frozenset[str] = frozenset(
         "seed",
     }
 )
-
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,9 @@ BOUNDS: dict[str, Bound] = {
     "data.n_train": Bound(int, 1, 1_000_000, nullable=True),  # synthetic receipts
     "data.n_val": Bound(int, 1, 100_000, nullable=True),
     "data.max_length": Bound(int, 16, 512),  # LayoutLM has 512 positions
-    "data.val_fraction": Bound(float, 0.01, 0.9),
+    # 0: no validation split, the final fit on every receipt (with data.dev_fold: cross-validation)
+    "data.val_fraction": Bound(float, 0.0, 0.9),
+    "data.dev_fold": Bound(int, 0, 10),  # 0: none; K: train without fold K, score it (SROIE, scans)
     "model.learning_rate": Bound(float, 1e-8, 1.0),
     "model.weight_decay": Bound(float, 0.0, 1.0),
     "model.warmup_ratio": Bound(float, 0.0, 1.0),

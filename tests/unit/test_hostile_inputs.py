@@ -43,7 +43,9 @@ def test_every_allowed_key_has_a_bound():
         ("seed=true", "seed must be an integer in [0, 4294967295]"),
         ("trainer.max_steps=-2", "trainer.max_steps must be an integer in [1, 10000000] or -1"),
         ("data.max_length=100000", "data.max_length must be an integer in [16, 512]"),
-        ("data.val_fraction=1", "data.val_fraction must be a number in [0.01, 0.9]"),
+        ("data.val_fraction=1", "data.val_fraction must be a number in [0, 0.9]"),
+        ("data.dev_fold=11", "data.dev_fold must be an integer in [0, 10]"),
+        ("data.dev_fold=true", "data.dev_fold must be an integer in [0, 10]"),
     ],
 )
 def test_out_of_bound_overrides_are_refused_naming_the_bound(override, bound):
@@ -57,6 +59,8 @@ def test_in_bound_overrides_pass():
           "checkpoint.every_n_minutes=10", "data.val_fraction=0.2", "trainer.max_epochs=1", "seed=1234",
           "data.num_workers=0", "model.warmup_ratio=0"]  # fmt: skip
     assert validate_overrides(ok) == ok
+    cv_fold = ["data.val_fraction=0", "data.dev_fold=3"]  # a cross-validation fold as a job
+    assert validate_overrides(cv_fold) == cv_fold
 
 
 def test_submit_refuses_out_of_bound_overrides_naming_the_bound(monkeypatch):

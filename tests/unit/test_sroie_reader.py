@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from receipt_lightning.data.sroie import list_sroie_ids, load_sroie, reading_order, split_words, sroie_split
+from receipt_lightning.data.sroie import (
+    list_sroie_ids,
+    load_sroie,
+    reading_order,
+    split_words,
+    sroie_fold,
+    sroie_split,
+)
 from receipt_lightning.errors import InputError
 
 KEY = {"company": "ACME SDN BHD", "date": "25/12/2018", "address": "NO 1, JALAN SATU", "total": "9.00"}
@@ -121,3 +128,22 @@ def test_split_is_fixed_and_disjoint():
     assert sroie_split(list(reversed(ids)), 0.2) == (train, val)
     with pytest.raises(InputError):
         sroie_split(ids, 1.5)
+
+
+def test_development_folds_never_read_validation_and_cv_folds_cover_every_receipt():
+    ids = [f"{i:03d}" for i in range(501)]
+    _, val = sroie_split(ids, 0.2)
+    dev = [sroie_fold(ids, k) for k in range(1, 6)]
+    assert [len(d) for _, d in dev] == [80, 80, 80, 80, 81]
+    assert sorted(i for _, d in dev for i in d) == sorted(set(ids) - set(val))
+    assert all(not set(t) & set(val) and not set(t) & set(d) for t, d in dev)
+    assert sroie_fold(ids, True) == dev[0]
+    # val_fraction=0 (the final fit): five folds of all receipts, each trained on the other four.
+    cv = [sroie_fold(ids, k, val_fraction=0.0) for k in range(1, 6)]
+    assert [len(d) for _, d in cv] == [100, 100, 100, 100, 101]
+    assert sorted(i for _, d in cv for i in d) == ids
+    assert all(sorted(t + d) == ids for t, d in cv)
+    assert sroie_fold(ids, False, val_fraction=0.0) == (ids, [])
+    for bad in (0.5, 6, -1):
+        with pytest.raises(InputError, match="dev_fold"):
+            sroie_fold(ids, bad, val_fraction=0.0)
