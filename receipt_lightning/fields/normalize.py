@@ -41,6 +41,13 @@ _SPACE_BEFORE_COMMA = re.compile(r" (?=[,.](?: |$))")
 # A postcode (five digits) that OCR glued to the town after it ("52100KL"): all 451 postcodes
 # followed by a town in the shared SROIE keys are typed with a space, none glued.
 _GLUED_POSTCODE = re.compile(r"(?<![\dA-Z])(\d{5})(?=[A-Z])")
+# What a span takes in around an address that no key holds: none of the 501 shared SROIE address
+# keys starts with a company registration number ("148481-U 425, JALAN ...") or holds a phone
+# number ("... 81100 JOHOR BAHRU 07-355 2616", "TEL: 03-1234 5678").
+_LEADING_REGISTRATION_NO = re.compile(r"^\(?\d{4,8}-[A-Z]\)?\s+(?=\S)")
+_ADDRESS_PHONE = re.compile(
+    r"[\s,.]*\b(?:(?:TEL|FAX|PHONE|H/P)\b[\s.:]*)?\(?0\d{1,2}\)?[-\s]?\d{3,4}[-\s]?\d{3,4}\s*$"
+)
 # "(728384-M)", "(1234567-X" (bracket lost in OCR), "( 482123-U )": digits first, then digits,
 # dashes, letters.
 _REGISTRATION_NO = re.compile(r"\s*\(\s*\d[\dA-Z\-]*\s*\)?\s*$")
@@ -86,7 +93,8 @@ def field_text(field: str, words: Sequence[str]) -> str:
     if field == "company":
         return _REGISTRATION_NO.sub("", clean_multiline(text))
     if field == "address":
-        return _GLUED_POSTCODE.sub(r"\1 ", clean_multiline(text))
+        text = _ADDRESS_PHONE.sub("", _LEADING_REGISTRATION_NO.sub("", clean_multiline(text)))
+        return _GLUED_POSTCODE.sub(r"\1 ", text)
     if field in MULTI_LINE_FIELDS:
         return clean_multiline(text)
     if field == "date":

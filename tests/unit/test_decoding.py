@@ -142,6 +142,14 @@ def test_post_processing_rules():
     assert field_text("address", ["KEPONG,", "52100KL."]) == "KEPONG, 52100 KL."
     assert field_text("address", ["LOT", "PTD182908A,", "B12345X"]) == "LOT PTD182908A, B12345X"
     assert field_text("company", ["52100KL"]) == "52100KL"
+    # No address key starts with a registration number or holds a phone number.
+    assert field_text("address", "148481-U 425, JALAN PAHANG".split()) == "425, JALAN PAHANG"
+    assert field_text("address", "81100 JOHOR 07-355 2616".split()) == "81100 JOHOR"
+    assert field_text("address", "56000 KL, TEL: 03-1234 5678".split()) == "56000 KL"
+    assert (
+        field_text("address", "LOT 1851-A, 41150 KLANG 1076-IJOK".split())
+        == "LOT 1851-A, 41150 KLANG 1076-IJOK"
+    )
     assert extract_date("DATE:25/12/2018") == "25/12/2018"
     assert extract_date("25/12/201808:13:39") == "25/12/2018"
     assert extract_date("10 MAR 2018 18:24") == "10 MAR 2018"
