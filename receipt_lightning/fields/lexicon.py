@@ -75,6 +75,11 @@ class FieldLexicon:
             counts[collapse_ws(exclude[field])] -= 1
         return +counts  # drops spellings whose count fell to zero
 
+    def knows(self, field: str, text: str, exclude: Mapping[str, str] | None = None) -> bool:
+        """Whether ``text``'s letters and digits are those of a known spelling of ``field``."""
+        form = relaxed(text)
+        return bool(form) and bool(self._spellings(field, form, exclude))
+
     def snap(self, field: str, text: str, exclude: Mapping[str, str] | None = None) -> str:
         """``text`` rewritten to the most common known spelling of it, or unchanged."""
         forms = self.entries.get(field)

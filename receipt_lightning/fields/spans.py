@@ -83,3 +83,33 @@ def complete_lines(
     if line_end > end and float(field_prob[end:line_end].mean()) >= LINE_MIN_PROB:
         end = line_end
     return start, end
+
+
+def line_runs(line_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """``[start, end)`` of each run of words on one OCR line, in reading order."""
+    runs: list[tuple[int, int]] = []
+    for i, line in enumerate(line_ids):
+        if runs and line_ids[runs[-1][0]] == line:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
+
+
+def nearby_line_ranges(
+    span: tuple[int, int], line_ids: Sequence[int] | None, reach: int
+) -> list[tuple[int, int]]:
+    """Word spans of whole OCR lines whose first and last line are each at most ``reach`` lines
+    from those of ``span`` and that share a line with it; fewest lines moved first, then reading
+    order (a caller taking the first acceptable one prefers the smallest change)."""
+    if line_ids is None or span[1] <= span[0]:
+        return []
+    runs = line_runs(line_ids)
+    first = next(k for k, (s, e) in enumerate(runs) if s <= span[0] < e)
+    last = next(k for k, (s, e) in enumerate(runs) if s < span[1] <= e)
+    ranges = []
+    for a in range(max(0, first - reach), first + reach + 1):
+        for b in range(max(a, last - reach), min(len(runs), last + reach + 1)):
+            if b >= first and a <= last:
+                ranges.append((abs(a - first) + abs(b - last), a, b))
+    return [(runs[a][0], runs[b][1]) for _, a, b in sorted(ranges)]

@@ -259,3 +259,32 @@ def test_with_no_word_read_as_a_total_the_best_ranked_amount_in_cents_fills_it()
     assert decode_fields(r, probs_for(["O"] * 4), LABELS) == {}
     # ... but the model's own span is kept whatever its form.
     assert decode_fields(r, probs_for(["O", "O", "O", "B-total"]), LABELS) == {"total": "2018"}
+
+
+def test_a_company_or_address_of_a_known_store_read_a_line_off_takes_the_lines_that_spell_it():
+    lexicon = FieldLexicon.from_keys(
+        [{"company": "ACME SDN BHD", "address": "NO 2A, JALAN SATU, 55100 KUALA LUMPUR"}] * 2
+    )
+    r = receipt_of(
+        [["IKEA", "CHERAS"], ["ACME", "SDN", "BHD"], ["NO", "2A,", "JALAN", "SATU,"], ["55100", "KUALA", "LUMPUR"],
+         ["BRANCH", "7"]]
+    )  # fmt: skip
+    tags = ["B-company"] + ["I-company"] * 4 + ["B-address"] + ["I-address"] * 3
+    tags += ["O"] * 5
+    # The brand line taken into the company is dropped, the address's missing last line added.
+    assert decode_fields(r, gold_word_probs(tags, LABELS), LABELS, lexicon=lexicon) == {
+        "company": "ACME SDN BHD",
+        "address": "NO 2A, JALAN SATU, 55100 KUALA LUMPUR",
+    }
+    # Without the lexicon, what the model tagged.
+    assert decode_fields(r, gold_word_probs(tags, LABELS), LABELS)["address"] == "NO 2A, JALAN SATU,"
+    # An address is never cut at its end to a known one: a chain's keys keep the branch line.
+    tags = tags[:5] + ["B-address"] + ["I-address"] * 8
+    out = decode_fields(r, gold_word_probs(tags, LABELS), LABELS, lexicon=lexicon)
+    assert out["address"] == "NO 2A, JALAN SATU, 55100 KUALA LUMPUR BRANCH 7"
+    # Its own key left out (a training receipt's bound), a store seen once is no known store.
+    own = {"company": "ACME SDN BHD", "address": "NO 2A, JALAN SATU, 55100 KUALA LUMPUR"}
+    single = FieldLexicon.from_keys([own])
+    tags = ["B-company"] + ["I-company"] * 4 + ["B-address"] + ["I-address"] * 3 + ["O"] * 5
+    out = decode_fields(r, gold_word_probs(tags, LABELS), LABELS, lexicon=single, exclude=own)
+    assert out == {"company": "IKEA CHERAS ACME SDN BHD", "address": "NO 2A, JALAN SATU,"}
