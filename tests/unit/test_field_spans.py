@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from receipt_lightning.fields.decoding import decode_field_spans, decode_fields
+from receipt_lightning.fields.spans import line_runs, nearby_line_ranges
 from receipt_lightning.receipt import Receipt, bio_label_list
 
 LABELS = bio_label_list(["company", "total"])
@@ -36,3 +37,12 @@ def test_spans_give_the_words_boxes_and_a_bounded_confidence():
     assert abs(spans["total"].confidence - (0.8 + 0.2 / (len(LABELS) - 1))) < 1e-6
     unsure = decode_field_spans(receipt, probs_for(tags, 0.4), LABELS)
     assert unsure["total"].confidence < spans["total"].confidence
+
+
+def test_nearby_line_ranges_move_each_end_by_whole_lines_smallest_change_first():
+    line_ids = [0, 0, 1, 1, 1, 2, 3, 3]
+    assert line_runs(line_ids) == [(0, 2), (2, 5), (5, 6), (6, 8)]
+    ranges = nearby_line_ranges((3, 5), line_ids, reach=1)  # inside line 1
+    assert ranges[0] == (2, 5)  # the span's own lines, whole
+    assert set(ranges) == {(2, 5), (0, 5), (2, 6), (0, 6)}
+    assert nearby_line_ranges((3, 5), None, reach=1) == []
