@@ -207,10 +207,14 @@ def test_date_and_total_fall_back_to_their_most_probable_word():
         probs[row] = 0.0
         probs[row, col], probs[row, 0] = p, 1.0 - p
     out = decode_fields(r, probs, LABELS)
-    # Date under FALLBACK_MIN_PROB: omitted; company/address never fall back (a guess costs precision).
-    assert out == {"total": "9.00"}
+    # The one whole date printed fills the date however improbable (date_rank); company/address
+    # never fall back (a guess costs precision).
+    assert out == {"total": "9.00", "date": "25/12/2018"}
+    r.words[5] = "25/12"  # no whole date printed: the date falls back only above FALLBACK_MIN_PROB
+    assert decode_fields(r, probs, LABELS) == {"total": "9.00"}
     probs[5, date], probs[5, 0] = 0.02, 0.98
-    assert decode_fields(r, probs, LABELS)["date"] == "25/12/2018"
+    assert decode_fields(r, probs, LABELS)["date"] == "25/12"
+    r.words[5] = "25/12/2018"
     # A word without a digit never falls back to a total, however probable ("RM", "TOTAL").
     probs[1], probs[2] = 0.0, 0.0
     probs[1, total], probs[1, 0] = 0.45, 0.55
@@ -288,3 +292,15 @@ def test_a_company_or_address_of_a_known_store_read_a_line_off_takes_the_lines_t
     tags = ["B-company"] + ["I-company"] * 4 + ["B-address"] + ["I-address"] * 3 + ["O"] * 5
     out = decode_fields(r, gold_word_probs(tags, LABELS), LABELS, lexicon=single, exclude=own)
     assert out == {"company": "IKEA CHERAS ACME SDN BHD", "address": "NO 2A, JALAN SATU,"}
+
+
+def test_a_date_read_in_part_is_completed_from_the_whole_dates_the_receipt_prints():
+    r = receipt_of([["DATE:", "28", "MAR", "18", "14:02"], ["EXPIRY", "01/01/2030"]])
+    tags = ["O", "B-date", "I-date", "O", "O", "O", "O"]
+    probs = probs_for(tags, [0.9] * 7)
+    probs[3] = probs_for(["I-date"], [0.3])[0]  # "18": 0.3 date, 0.7 "O"
+    # "28 MAR" is no whole date: the run "28 MAR 18" (mean P(date) 0.7) beats 01/01/2030 (0.0).
+    assert decode_fields(r, probs, LABELS) == {"date": "28 MAR 18"}
+    # A whole date read is kept, even when another is likelier word by word.
+    tags = ["O", "O", "O", "O", "O", "O", "B-date"]
+    assert decode_fields(r, probs_for(tags, [0.9] * 6 + [0.6]), LABELS) == {"date": "01/01/2030"}
