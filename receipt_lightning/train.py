@@ -52,15 +52,19 @@ class Graph:
     throughput: Any
     resume_from: str | None
     attempt: Any  # training.checkpointing.progress.Attempt: names this attempt's progress records
+    budget: Any = None  # training.callbacks.time_budget.TimeBudget
 
 
-def build_graph(cfg: DictConfig) -> Graph:
+def build_graph(cfg: DictConfig, started: float | None = None) -> Graph:
+    """Data, model, callbacks, loggers and the Trainer (last) for ``cfg``; ``started``: when the
+    run started, ``time.monotonic()`` seconds (the time budget counts from there)."""
     import lightning as L
     import torch
     from hydra.utils import instantiate
 
     from receipt_lightning.model.backbone import load_tokenizer
     from receipt_lightning.training.callbacks.throughput import ThroughputCallback
+    from receipt_lightning.training.callbacks.time_budget import TimeBudget
     from receipt_lightning.training.checkpointing.builder import build_checkpointing, find_resume_checkpoint
     from receipt_lightning.training.checkpointing.progress import Attempt
     from receipt_lightning.training.precision import resolve_auto_trainer, warn_if_bf16_is_emulated
@@ -80,13 +84,14 @@ def build_graph(cfg: DictConfig) -> Graph:
     )
     spot = build_spot_callback(OmegaConf.to_container(cfg.spot, resolve=True))
     throughput = ThroughputCallback()
+    budget = TimeBudget(cfg.get("time_budget_minutes"), started=started)
     # A logger node may build to None (logger.dynamodb without a metrics table): config decides.
     built = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
     loggers = [lg for lg in built if lg is not None]
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
     if not loggers:  # a learning-rate monitor has nothing to write to
         callbacks = [c for c in callbacks if not isinstance(c, L.pytorch.callbacks.LearningRateMonitor)]
-    callbacks += [*ckpt_callbacks, spot, throughput]
+    callbacks += [*ckpt_callbacks, spot, throughput, budget]
 
     # trainer=auto: accelerator and precision chosen for this machine (logged); explicit ones stay.
     trainer_cfg = OmegaConf.create(resolve_auto_trainer(OmegaConf.to_container(cfg.trainer, resolve=True)))
@@ -111,7 +116,7 @@ def build_graph(cfg: DictConfig) -> Graph:
         from receipt_lightning.warm_start import warm_start
 
         warm_start(model.model, pretrained, datamodule.label_list)
-    return Graph(datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from, attempt)
+    return Graph(datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from, attempt, budget)
 
 
 def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
@@ -156,6 +161,7 @@ def summarize(
         "wall_time_s": round(time.time() - started, 3),
         "resumed_from": graph.resume_from,
         **graph.throughput.summary(),
+        **(graph.budget.summary() if graph.budget is not None and graph.budget.minutes else {}),
         **extra,
     }
     if graph.resume_from:
@@ -179,12 +185,13 @@ def run(cfg: DictConfig) -> int:
 
 def _run(cfg: DictConfig) -> int:
     started = time.time()
+    started_monotonic = time.monotonic()
     run_dir = Path(cfg.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     log.info("run %s in %s", cfg.run_id, run_dir)
     try:
-        graph = build_graph(cfg)
+        graph = build_graph(cfg, started=started_monotonic)
     except FatalError as err:
         log.error("%s", err)
         return EXIT_FATAL
@@ -196,7 +203,9 @@ def _run(cfg: DictConfig) -> int:
         graph.trainer.fit(graph.model, datamodule=graph.datamodule, ckpt_path=graph.resume_from)
         save_final_checkpoint(cfg, graph)
         extra = {}
-        if cfg.validate_at_end and not cfg.trainer.get("fast_dev_run"):
+        # A run the time budget cut short never reached a recipe's last-epoch validation.
+        cut_short = graph.budget is not None and graph.budget.cut_short
+        if (cfg.validate_at_end or cut_short) and not cfg.trainer.get("fast_dev_run"):
             results = graph.trainer.validate(graph.model, datamodule=graph.datamodule, verbose=False)
             extra["final_validation"] = plain_metrics(results[0]) if results else {}
     except FencedOut:

@@ -37,6 +37,7 @@ ALLOWED_KEYS: frozenset[str] = frozenset(
         "checkpoint.every_n_train_steps",
         "checkpoint.every_n_minutes",
         "seed",
+        "time_budget_minutes",
     }
 )
 
@@ -95,6 +96,7 @@ BOUNDS: dict[str, Bound] = {
     "checkpoint.every_n_train_steps": Bound(int, 1, 1_000_000),
     "checkpoint.every_n_minutes": Bound(float, 0.0, 1440.0, nullable=True),
     "seed": Bound(int, 0, 2**32 - 1),
+    "time_budget_minutes": Bound(float, 1.0, 10_080.0, nullable=True),  # a week at most
 }
 # Config groups a job may choose, with their options when fixed; `experiment` options are the
 # files under conf/experiment/ (`experiment=NAME`, or `+experiment=NAME` where the primary config

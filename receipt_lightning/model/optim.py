@@ -63,13 +63,39 @@ def build_optimizer(
     )
 
 
+class WarmupDecay:
+    """LR factor per step: up linearly for ``warmup`` steps, then down linearly to 0 at ``total``.
+
+    ``retarget`` ends the run earlier (a time budget, ``training/callbacks/time_budget.py``):
+    from that step the factor falls linearly from where it is to 0 at the new total, so the
+    learning rate never jumps. A callable object rather than a closure, so ``LambdaLR`` saves its
+    fields in the checkpoint and a resumed run keeps a retargeted schedule.
+    """
+
+    def __init__(self, warmup: int, total: int):
+        self.warmup = warmup
+        self.planned = max(total, 1)  # the total the run was planned with
+        self.total = self.planned  # where the factor reaches 0 (earlier once retargeted)
+        self.knee: int | None = None  # step from which the retargeted decay runs
+        self.knee_factor = 1.0  # the factor at ``knee``
+
+    def base(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / max(self.warmup, 1)
+        return max(0.0, (self.planned - step) / max(self.planned - self.warmup, 1))
+
+    def __call__(self, step: int) -> float:
+        if self.knee is None or step < self.knee:
+            return self.base(step)
+        return self.knee_factor * max(0.0, (self.total - step) / max(self.total - self.knee, 1))
+
+    def retarget(self, step: int, total: int) -> None:
+        """Reach 0 at ``total`` (> ``step``) instead, falling linearly from ``step``'s factor."""
+        self.knee_factor = self(step)
+        self.knee = step
+        self.total = max(total, step + 1)
+
+
 def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
     """LR rises linearly for ``warmup_steps``, then falls linearly to 0 at ``total_steps``."""
-    total_steps = max(total_steps, 1)
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / max(warmup_steps, 1)
-        return max(0.0, (total_steps - step) / max(total_steps - warmup_steps, 1))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupDecay(warmup_steps, total_steps))
