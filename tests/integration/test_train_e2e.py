@@ -159,3 +159,20 @@ def test_ddp_on_two_cpu_processes_splits_the_epoch(tmp_path):
     summary = json.loads((tmp_path / "runs/ddp/summary.json").read_text())
     # 24 receipts / batch 8 = 3 batches per epoch, 1 per rank (remainder dropped) x 2 epochs
     assert summary["status"] == "COMPLETED" and summary["global_step"] == 2
+
+
+def test_a_time_budget_stops_an_overrunning_run_early_and_still_validates_it(tmp_path):
+    """A budget the planned schedule cannot meet: the run stops after its probe steps, and is
+    validated at the end although the recipe validates only after its last epoch."""
+    args = ["+experiment=smoke", "run_id=budget", "data.n_train=400", "data.n_val=8", "data.batch_size=8",
+            "trainer.max_epochs=4", "trainer.check_val_every_n_epoch=4", "trainer.enable_progress_bar=false",
+            "time_budget_minutes=1.0"]  # fmt: skip  (60 s, all of it the reserve: stop at once)
+    proc = run_cli(args, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs" / "budget" / "summary.json").read_text())
+    assert summary["status"] == "COMPLETED"
+    budget = summary["time_budget"]
+    assert budget["minutes"] == 1.0 and budget["planned_steps"] == 4 * 50
+    assert summary["global_step"] == budget["steps"] < budget["planned_steps"]
+    assert "val/f1" in summary["metrics"]
+    assert "time budget 1.0 min" in proc.stderr + proc.stdout
