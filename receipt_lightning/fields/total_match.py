@@ -14,7 +14,7 @@ from receipt_lightning.fields.normalize import field_text
 from receipt_lightning.fields.text_match import collapse_ws, parse_amount
 from receipt_lightning.receipt import Receipt
 
-_CURRENCY_WORD = re.compile(r"^(RM|\$|MYR)$", re.IGNORECASE)
+CURRENCY_WORD = re.compile(r"^(RM|\$|MYR)$", re.IGNORECASE)
 # Words that make an amount the total, or something else; checked on the text of its label (see
 # ``label_text``) upper-cased with spaces removed ("SUB TOTAL" -> "SUBTOTAL"). Strong words win over
 # the negative ones ("TOTAL AFTER ADJ INCL GST", "AMOUNT TO BE PAID"). "TOTAL 0% SUPPLIES" is the
@@ -91,7 +91,7 @@ def total_candidates(receipt: Receipt, value: str, taken: Sequence[str]) -> list
             continue
         spans.append((i, i + 1))
         same_line = i > 0 and receipt.line_ids is not None and receipt.line_ids[i - 1] == receipt.line_ids[i]
-        if same_line and taken[i - 1] == "O" and _CURRENCY_WORD.match(words[i - 1]):
+        if same_line and taken[i - 1] == "O" and CURRENCY_WORD.match(words[i - 1]):
             spans.append((i - 1, i + 1))
     return spans
 

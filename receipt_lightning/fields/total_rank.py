@@ -30,7 +30,7 @@ import numpy as np
 
 from receipt_lightning.fields.normalize import has_digit
 from receipt_lightning.fields.text_match import parse_amount
-from receipt_lightning.fields.total_match import row_score
+from receipt_lightning.fields.total_match import CURRENCY_WORD, row_score
 from receipt_lightning.receipt import Receipt
 
 # Added to a probability before its log, so a word the model gives ~0 still ranks by its label
@@ -44,7 +44,6 @@ ROW_WEIGHT = 1.0
 # prints (a quantity, a table or receipt number, a year) make wrong guesses. A model's own span is
 # kept whatever its form (a currency without cents still gets the model's total).
 CENTS = re.compile(r"\d\.\d\d(?!\d)")
-_CURRENCY_WORD = re.compile(r"^(RM|\$|MYR)$", re.IGNORECASE)
 # A currency word before the chosen amount joins it ("RM" "9.00" -> "RM 9.00") when the model
 # gives it the total at least this probability (the keys keep a printed prefix more often than not).
 CURRENCY_MIN_PROB = 0.5
@@ -79,7 +78,7 @@ def rerank_total(
     lines = receipt.line_ids
     if (
         best > 0
-        and _CURRENCY_WORD.match(words[best - 1])
+        and CURRENCY_WORD.match(words[best - 1])
         and (lines is None or lines[best - 1] == lines[best])
         and field_prob[best - 1] >= CURRENCY_MIN_PROB
     ):
