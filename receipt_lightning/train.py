@@ -55,9 +55,8 @@ class Graph:
     budget: Any = None  # training.callbacks.time_budget.TimeBudget
 
 
-def build_graph(cfg: DictConfig, started: float | None = None) -> Graph:
-    """Data, model, callbacks, loggers and the Trainer (last) for ``cfg``; ``started``: when the
-    run started, ``time.monotonic()`` seconds (the time budget counts from there)."""
+def build_graph(cfg: DictConfig) -> Graph:
+    """Data, model, callbacks, loggers and the Trainer (last) for ``cfg``."""
     import lightning as L
     import torch
     from hydra.utils import instantiate
@@ -76,6 +75,8 @@ def build_graph(cfg: DictConfig, started: float | None = None) -> Graph:
     tokenizer = load_tokenizer(cfg.model.tokenizer)
     datamodule = instantiate(cfg.data, tokenizer=tokenizer, _convert_="all")
     datamodule.setup("fit")  # loads and tokenises once; also sizes the schedule below
+    # The time budget counts from here: loading, OCR (a cold cache) and tokenising are excluded.
+    budget = TimeBudget(cfg.get("time_budget_minutes"))
     model = instantiate(cfg.model, label_list=datamodule.label_list, _convert_="all")
 
     attempt = Attempt.start()  # once per attempt (a multirun job is one too)
@@ -84,7 +85,6 @@ def build_graph(cfg: DictConfig, started: float | None = None) -> Graph:
     )
     spot = build_spot_callback(OmegaConf.to_container(cfg.spot, resolve=True))
     throughput = ThroughputCallback()
-    budget = TimeBudget(cfg.get("time_budget_minutes"), started=started)
     # A logger node may build to None (logger.dynamodb without a metrics table): config decides.
     built = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
     loggers = [lg for lg in built if lg is not None]
@@ -185,13 +185,12 @@ def run(cfg: DictConfig) -> int:
 
 def _run(cfg: DictConfig) -> int:
     started = time.time()
-    started_monotonic = time.monotonic()
     run_dir = Path(cfg.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     log.info("run %s in %s", cfg.run_id, run_dir)
     try:
-        graph = build_graph(cfg, started=started_monotonic)
+        graph = build_graph(cfg)
     except FatalError as err:
         log.error("%s", err)
         return EXIT_FATAL

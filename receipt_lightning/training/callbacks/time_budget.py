@@ -3,8 +3,9 @@
 The same recipe takes 754 s on one 2-core machine and over 1,500 s on another of the same kind
 (docs/sroie.md). With ``time_budget_minutes`` set, the callback times the first ``probe_steps``
 optimizer steps (the first two, which warm kernels and allocators up, are left out) and
-projects the end of the run: the time already spent since the run started (data loading and
-tokenisation included), the planned steps left at the median step time, and ``reserve_s`` for
+projects the end of the run: the time already spent since the callback was made (``train.py``
+makes it once the data is loaded and tokenised, so a cold OCR cache does not eat into
+training), the planned steps left at the median step time, and ``reserve_s`` for
 the final validation, checkpoint and summary. Where the projection ends past the budget, the
 run stops earlier, at the last step the budget affords, and the learning rate, instead of
 being cut off mid-schedule, decays linearly from where it is to 0 at that step
@@ -66,7 +67,7 @@ class TimeBudget(L.Callback):
             raise ValueError(f"probe_steps must exceed {WARMUP_STEPS}, got {probe_steps}")
         self.minutes = minutes  # None: no budget, the callback does nothing
         self.clock = clock  # seconds, monotonic (injected in tests)
-        self.started = clock() if started is None else started  # when the run started (clock's time)
+        self.started = clock() if started is None else started  # when the budget starts (clock's time)
         self.probe_steps = probe_steps  # batches timed before deciding
         self.reserve_s = reserve_s  # seconds kept for final validation, checkpoint and summary
         self.planned_total: int | None = None  # steps the run was planned with
