@@ -108,9 +108,11 @@ def test_evaluate_command_text_and_json(tmp_path, capsys):
 
 @pytest.mark.sroie
 def test_label_bound_on_the_real_receipts(sroie_dir, capsys):
-    """The weak labelling's ceiling on the shared receipts (measured: all 0.9351 by the decoder's
-    rules, 0.9426 with the training-key lexicon, leave-one-out on training receipts; validation
-    0.9298 and 0.9524).
+    """The weak labelling's ceiling on the shared receipts (measured: all 0.9364 by the decoder's
+    rules, 0.9399 with the training-key lexicon, leave-one-out on training receipts; validation
+    0.9312 and 0.9537). The lexicon's known-store line ranges cost the bound 8 keys (0.9438
+    before), all of stores whose keys disagree among themselves, and gain 20 on real predictions
+    (docs/sroie.md).
 
     The keys were typed by hand: about 1 address in 5 differs from the OCR text in spacing or
     punctuation, which no decoder of OCR words alone can reproduce; the lexicon recovers the
@@ -120,7 +122,7 @@ def test_label_bound_on_the_real_receipts(sroie_dir, capsys):
     result = json.loads(capsys.readouterr().out)
     exact = result["decoder+lexicon"]["exact"]
     assert result["n_receipts"] == 501
-    assert exact["f1"] >= 0.94 and result["decoder"]["exact"]["f1"] >= 0.93
+    assert exact["f1"] >= 0.935 and result["decoder"]["exact"]["f1"] >= 0.93
     assert result["decoder+lexicon"]["relaxed"]["f1"] >= 0.975
     fields = exact["per_field"]
     assert fields["company"]["accuracy"] >= 0.955 and fields["date"]["accuracy"] >= 0.99
