@@ -126,7 +126,7 @@ def test_label_bound_on_the_real_receipts(sroie_dir, capsys):
     assert result["decoder+lexicon"]["relaxed"]["f1"] >= 0.975
     fields = exact["per_field"]
     assert fields["company"]["accuracy"] >= 0.955 and fields["date"]["accuracy"] >= 0.99
-    assert fields["address"]["accuracy"] >= 0.82 and fields["total"]["accuracy"] >= 0.99
+    assert fields["address"]["accuracy"] >= 0.80 and fields["total"]["accuracy"] >= 0.99
     # Validation receipts see the whole training lexicon (none of their keys are in it).
     assert run_command(label_bound, ["--data", str(sroie_dir), "--split", "val", "--json"]) == 0
     val = json.loads(capsys.readouterr().out)["decoder+lexicon"]["exact"]
