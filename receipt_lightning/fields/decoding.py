@@ -157,7 +157,7 @@ def decode_field_spans(
             spans = bridge_gaps(spans, field_prob, [t == f"B-{field}" for t in tags])
         elif field in NUMERIC_FIELDS:  # a lone "RM" or "DATE:" tagged B- is no date or total
             spans = join_digitless(spans, receipt.words)
-        if field == "date" and not spans:
+        if field == DATE_FIELD and not spans:
             spans = _fallback(field, field_prob, receipt.words)
         for start, end in spans:
             if field in MULTI_LINE_FIELDS:  # probability mass: a long address beats a short name
