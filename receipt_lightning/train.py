@@ -52,7 +52,7 @@ class Graph:
     throughput: Any
     resume_from: str | None
     attempt: Any  # training.checkpointing.progress.Attempt: names this attempt's progress records
-    budget: Any = None  # training.callbacks.time_budget.TimeBudget
+    budget: Any  # training.callbacks.time_budget.TimeBudget
 
 
 def build_graph(cfg: DictConfig) -> Graph:
@@ -161,7 +161,7 @@ def summarize(
         "wall_time_s": round(time.time() - started, 3),
         "resumed_from": graph.resume_from,
         **graph.throughput.summary(),
-        **(graph.budget.summary() if graph.budget is not None and graph.budget.minutes else {}),
+        **(graph.budget.summary() if graph.budget.minutes else {}),
         **extra,
     }
     if graph.resume_from:
@@ -203,8 +203,7 @@ def _run(cfg: DictConfig) -> int:
         save_final_checkpoint(cfg, graph)
         extra = {}
         # A run the time budget cut short never reached a recipe's last-epoch validation.
-        cut_short = graph.budget is not None and graph.budget.cut_short
-        if (cfg.validate_at_end or cut_short) and not cfg.trainer.get("fast_dev_run"):
+        if (cfg.validate_at_end or graph.budget.cut_short) and not cfg.trainer.get("fast_dev_run"):
             results = graph.trainer.validate(graph.model, datamodule=graph.datamodule, verbose=False)
             extra["final_validation"] = plain_metrics(results[0]) if results else {}
     except FencedOut:

@@ -103,10 +103,11 @@ class TimeBudget(L.Callback):
         )
         total = int(trainer.strategy.broadcast(total, src=0))
         self.planned_total, self.decided_total = planned, total
+        projected_end_s = now - self.started + (planned - step) * step_time_s + self.reserve_s
         if total >= planned:
             log.info(
                 "time budget %.1f min: %d steps at %.2f s each fit (projected end %.0f s)",
-                self.minutes, planned, step_time_s, now - self.started + (planned - step) * step_time_s + self.reserve_s,
+                self.minutes, planned, step_time_s, projected_end_s,
             )  # fmt: skip
             return
         retargeted = retarget_schedules(trainer, total)
@@ -114,9 +115,7 @@ class TimeBudget(L.Callback):
         log.warning(
             "time budget %.1f min: a step takes %.2f s here, so the %d planned steps would end after "
             "about %.0f s; stopping at step %d (%.0f%% of the plan)%s",
-            self.minutes, step_time_s, planned,
-            now - self.started + (planned - step) * step_time_s + self.reserve_s,
-            total, 100 * total / planned,
+            self.minutes, step_time_s, planned, projected_end_s, total, 100 * total / planned,
             ", the learning rate decaying to 0 there" if retargeted else
             " (the learning-rate schedule is not a WarmupDecay and is left as it is)",
         )  # fmt: skip
