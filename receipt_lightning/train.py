@@ -53,6 +53,9 @@ class Graph:
     resume_from: str | None
     attempt: Any  # training.checkpointing.progress.Attempt: names this attempt's progress records
     budget: Any  # training.callbacks.time_budget.TimeBudget
+    # False for a final fit on every receipt (``data.val_fraction=0`` without a development
+    # fold): no validation pass, no best checkpoint; the last checkpoint is the model.
+    validates: bool = True
 
 
 def build_graph(cfg: DictConfig) -> Graph:
@@ -78,11 +81,16 @@ def build_graph(cfg: DictConfig) -> Graph:
     # The time budget counts from here: loading, OCR (a cold cache) and tokenising are excluded.
     budget = TimeBudget(cfg.get("time_budget_minutes"))
     model = instantiate(cfg.model, label_list=datamodule.label_list, _convert_="all")
+    validates = bool(datamodule.val_receipts)
+    ckpt_cfg = OmegaConf.to_container(cfg.checkpoint, resolve=True)
+    trainer_extra: dict[str, Any] = {}
+    if not validates:
+        log.info("no validation receipts: a final fit on every training receipt, never validated")
+        ckpt_cfg["monitor"] = None  # nothing to rank checkpoints by: the last one is the model
+        trainer_extra = {"limit_val_batches": 0, "num_sanity_val_steps": 0}
 
     attempt = Attempt.start()  # once per attempt (a multirun job is one too)
-    checkpoint_io, ckpt_callbacks = build_checkpointing(
-        OmegaConf.to_container(cfg.checkpoint, resolve=True), cfg.paths.checkpoint_dir, attempt=attempt
-    )
+    checkpoint_io, ckpt_callbacks = build_checkpointing(ckpt_cfg, cfg.paths.checkpoint_dir, attempt=attempt)
     spot = build_spot_callback(OmegaConf.to_container(cfg.spot, resolve=True))
     throughput = ThroughputCallback()
     # A logger node may build to None (logger.dynamodb without a metrics table): config decides.
@@ -94,7 +102,9 @@ def build_graph(cfg: DictConfig) -> Graph:
     callbacks += [*ckpt_callbacks, spot, throughput, budget]
 
     # trainer=auto: accelerator and precision chosen for this machine (logged); explicit ones stay.
-    trainer_cfg = OmegaConf.create(resolve_auto_trainer(OmegaConf.to_container(cfg.trainer, resolve=True)))
+    trainer_cfg = OmegaConf.create(
+        {**resolve_auto_trainer(OmegaConf.to_container(cfg.trainer, resolve=True)), **trainer_extra}
+    )
     warn_if_bf16_is_emulated(str(trainer_cfg.get("accelerator")), str(trainer_cfg.get("precision")))
     trainer = instantiate(
         trainer_cfg,
@@ -116,7 +126,9 @@ def build_graph(cfg: DictConfig) -> Graph:
         from receipt_lightning.warm_start import warm_start
 
         warm_start(model.model, pretrained, datamodule.label_list)
-    return Graph(datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from, attempt, budget)
+    return Graph(
+        datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from, attempt, budget, validates
+    )
 
 
 def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
@@ -159,6 +171,7 @@ def summarize(
         "metrics": metrics,
         "weights_sha256": weights_sha256(graph.model.state_dict()),
         "wall_time_s": round(time.time() - started, 3),
+        "validated": graph.validates,
         "resumed_from": graph.resume_from,
         **graph.throughput.summary(),
         **(graph.budget.summary() if graph.budget.minutes else {}),
@@ -203,7 +216,8 @@ def _run(cfg: DictConfig) -> int:
         save_final_checkpoint(cfg, graph)
         extra = {}
         # A run the time budget cut short never reached a recipe's last-epoch validation.
-        if (cfg.validate_at_end or graph.budget.cut_short) and not cfg.trainer.get("fast_dev_run"):
+        wants_validation = cfg.validate_at_end or graph.budget.cut_short
+        if wants_validation and graph.validates and not cfg.trainer.get("fast_dev_run"):
             results = graph.trainer.validate(graph.model, datamodule=graph.datamodule, verbose=False)
             extra["final_validation"] = plain_metrics(results[0]) if results else {}
     except FencedOut:

@@ -176,3 +176,29 @@ def test_a_time_budget_stops_an_overrunning_run_early_and_still_validates_it(tmp
     assert summary["global_step"] == budget["steps"] < budget["planned_steps"]
     assert "val/f1" in summary["metrics"]
     assert "time budget 1.0 min" in proc.stderr + proc.stdout
+
+
+def test_a_final_fit_without_validation_receipts_trains_and_predicts_from_its_last_checkpoint(tmp_path):
+    """No validation receipts (``data.val_fraction=0`` for SROIE, ``data.n_val=0`` here): the run
+    trains on everything, never validates (not even when the time budget cuts it short) and
+    names no best checkpoint; ``predict`` takes its last one."""
+    args = ["+experiment=smoke", "run_id=final", "data.n_train=400", "data.n_val=0", "data.batch_size=8",
+            "trainer.max_epochs=4", "trainer.check_val_every_n_epoch=1", "trainer.enable_progress_bar=false",
+            "time_budget_minutes=1.0"]  # fmt: skip
+    proc = run_cli(args, tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "a final fit on every training receipt" in out
+    summary = json.loads((tmp_path / "runs" / "final" / "summary.json").read_text())
+    assert summary["status"] == "COMPLETED" and summary["validated"] is False
+    assert summary["time_budget"]["steps"] < summary["time_budget"]["planned_steps"]
+    assert summary["best_checkpoint"] is None and Path(summary["last_checkpoint"]).is_file()
+    assert not [k for k in summary["metrics"] if k.startswith("val/")]
+    assert "final_validation" not in summary
+
+    data = tmp_path / "receipts.jsonl"
+    data.write_text(json.dumps({"id": "r1", "words": ["TOTAL", "9.00"], "bboxes": [[0, 0, 10, 10], [20, 0, 30, 10]]}) + "\n")
+    proc = run_cli(["predict", "--checkpoint", str(tmp_path / "runs" / "final"), "--input", str(data),
+                    "--output", str(tmp_path / "preds")], tmp_path, module="receipt_lightning.cli")  # fmt: skip
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert (tmp_path / "preds" / "r1.json").is_file()
