@@ -42,3 +42,18 @@ def resolve_checkpoint(path: str | Path) -> Path:
                 return candidate
     named = {key: summary.get(key) for key in CHECKPOINT_FIELDS}
     raise InputError(f"{SUMMARY_FILE} names no checkpoint that exists here ({named})", source=str(path))
+
+
+def is_final_fit(path: str | Path) -> bool:
+    """Whether the run that ``path`` (a run directory, or a checkpoint in its ``checkpoints/``)
+    belongs to trained on every receipt with no validation (``summary.json`` ``validated``
+    false): scoring it on a held-out split scores receipts it trained on."""
+    path = Path(path)
+    run_dir = path if path.is_dir() else path.parent.parent if path.parent.name == "checkpoints" else None
+    if run_dir is None:
+        return False
+    try:
+        summary = read_summary(run_dir)
+    except ValueError:  # unreadable: resolve_checkpoint reports it where it matters
+        return False
+    return bool(summary) and summary.get("validated") is False

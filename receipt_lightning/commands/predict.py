@@ -209,6 +209,15 @@ def run(args: argparse.Namespace) -> int:
     from receipt_lightning.predict_images import is_image_input
 
     wanted = wanted_ids(args)
+    if args.split in ("val", "dev", "cv") and args.checkpoint:
+        from receipt_lightning.run_checkpoint import is_final_fit
+
+        if is_final_fit(args.checkpoint):
+            print(
+                f"warning: {args.checkpoint} is a final fit on every receipt (data.val_fraction=0): "
+                f"--split {args.split} scores receipts it trained on",
+                file=sys.stderr,
+            )
     images = None
     if is_image_input(args.input):
         # OCR before the model is loaded: a missing engine or a bad path fails at once.

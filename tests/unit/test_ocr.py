@@ -497,3 +497,5 @@ def test_sroie_images_experiment_composes():
     assert cfg.data.extra_train_source == "sroie" and cfg.model.ensemble_size == 1
     assert cfg.trainer.max_epochs == 12 and cfg.data.ocr.split_glued is True
     assert Path(cfg.data.root) == Path("/data")
+    # Shipped as a final fit on every receipt, as +experiment=sroie is.
+    assert cfg.data.val_fraction == 0 and cfg.data.dev_fold is False
