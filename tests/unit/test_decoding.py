@@ -265,6 +265,27 @@ def test_with_no_word_read_as_a_total_the_best_ranked_amount_in_cents_fills_it()
     assert decode_fields(r, probs_for(["O", "O", "O", "B-total"]), LABELS) == {"total": "2018"}
 
 
+def test_a_total_not_rounded_to_5_sen_gives_way_to_its_rounding_when_the_receipt_prints_it():
+    """Malaysian cash totals are rounded to 5 sen and the keys hold the amount paid."""
+    r = receipt_of([["TOTAL", "52.08"], ["ROUNDING", "0.02"], ["ROUNDED", "TOTAL", "52.10"], ["CASH", "60.00"]])
+    tags = ["O", "B-total", "O", "O", "O", "O", "O", "O", "O"]
+    assert decode_fields(r, probs_for(tags, [0.9, 0.95, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]), LABELS) == {
+        "total": "52.10"
+    }
+    # Not printed rounded (card payment): the amount stays; a 5-sen amount is never moved.
+    r = receipt_of([["TOTAL", "52.08"], ["CASH", "60.00"]])
+    assert decode_fields(r, probs_for(["O", "B-total", "O", "O"]), LABELS) == {"total": "52.08"}
+    r = receipt_of([["TOTAL", "52.05"], ["OTHER", "52.00"]])
+    assert decode_fields(r, probs_for(["O", "B-total", "O", "O"]), LABELS) == {"total": "52.05"}
+
+
+def test_rounding_to_5_sen_is_to_the_nearest():
+    from receipt_lightning.fields.total_rank import rounded_cents
+
+    assert [rounded_cents(c) for c in (5208, 5207, 5203, 5202, 5210, 0)] == [5210, 5205, 5205, 5200, 5210, 0]
+    assert rounded_cents(-5188) == -5190
+
+
 def test_a_company_or_address_of_a_known_store_read_a_line_off_takes_the_lines_that_spell_it():
     lexicon = FieldLexicon.from_keys(
         [{"company": "ACME SDN BHD", "address": "NO 2A, JALAN SATU, 55100 KUALA LUMPUR"}] * 2
