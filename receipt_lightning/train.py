@@ -53,9 +53,12 @@ class Graph:
     resume_from: str | None
     attempt: Any  # training.checkpointing.progress.Attempt: names this attempt's progress records
     budget: Any  # training.callbacks.time_budget.TimeBudget
-    # False for a final fit on every receipt (``data.val_fraction=0`` without a development
-    # fold): no validation pass, no best checkpoint; the last checkpoint is the model.
-    validates: bool = True
+
+    @property
+    def validates(self) -> bool:
+        """False for a final fit on every receipt (``data.val_fraction=0`` without a development
+        fold): no validation pass, no best checkpoint; the last checkpoint is the model."""
+        return bool(self.datamodule.val_receipts)
 
 
 def build_graph(cfg: DictConfig) -> Graph:
@@ -126,9 +129,7 @@ def build_graph(cfg: DictConfig) -> Graph:
         from receipt_lightning.warm_start import warm_start
 
         warm_start(model.model, pretrained, datamodule.label_list)
-    return Graph(
-        datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from, attempt, budget, validates
-    )
+    return Graph(datamodule, model, trainer, checkpoint_io, spot, throughput, resume_from, attempt, budget)
 
 
 def save_final_checkpoint(cfg: DictConfig, graph: Graph) -> str | None:
