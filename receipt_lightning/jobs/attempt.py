@@ -21,31 +21,13 @@ from receipt_lightning.jobs.messages import JobMessage
 from receipt_lightning.jobs.queues import Received
 from receipt_lightning.jobs.records import COMPLETED, FAILED, INTERRUPTED, RETRYING
 from receipt_lightning.jobs.trainer_process import ATTEMPT_ENV, JOB_ID_ENV, TrainerProcess
+from receipt_lightning.jobs.transient import is_transient, retry_transient
 from receipt_lightning.runs import checkpoint_step
 
 log = logging.getLogger(__name__)
 EXIT_FATAL_CODES = (EXIT_USAGE, 3)  # usage error, receipt_lightning.errors.EXIT_FATAL
 LEASE_EXPIRED = "LEASE_EXPIRED"  # the local deadline passed without a renewal: trainer group killed
 LEASE_LOST = "LEASE_LOST"  # another attempt took the job over: nothing more is written
-
-
-def is_transient(err: BaseException) -> bool:
-    """An AWS error worth retrying: any botocore transport error (timeouts, connection errors),
-    throttling, 5xx, or our own ``RetryableError``."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from receipt_lightning.errors import RetryableError
-
-    if isinstance(err, (BotoCoreError, RetryableError)):
-        return True
-    if isinstance(err, ClientError):
-        error = err.response.get("Error", {})
-        status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        return status >= 500 or "Throttl" in str(error.get("Code", "")) or error.get("Code") in (
-            "ProvisionedThroughputExceededException", "RequestLimitExceeded", "InternalServerError",
-            "ServiceUnavailable", "RequestTimeout",
-        )  # fmt: skip
-    return False
 
 
 def resume_step(summary: dict[str, Any]) -> int | None:
@@ -204,8 +186,26 @@ class Attempt:
     def _next_delivery(self) -> int:
         """The next delivery number, from the record as it is now: idle workers may have
         replaced the job's message meanwhile, and a reused number would be deduplicated away."""
-        now = self.w.store.get(self.msg.job_id) or self.job
+        now = self.read_job() or self.job
         return max(int(now.get("delivery", 1)), int(self.job.get("delivery", 1)), self.msg.delivery) + 1
+
+    def release(self, status: str, outcome: str, job_fields: dict[str, Any], fields: dict[str, Any]) -> bool:
+        """End the attempt with ``outcome`` (the trainer has exited); False if fenced out."""
+        return self.lease.release_durably(status, outcome, job_fields, fields, self.opts.outcome_patience_s())
+
+    def patiently(self, call: Any, what: str) -> Any:
+        """``call()`` retried through transient AWS errors while the outcome is being recorded."""
+        return retry_transient(call, what, self.opts.outcome_patience_s())
+
+    def read_job(self) -> dict[str, Any] | None:
+        """The job record as it is now (a consistent read), retried through transient errors."""
+        return self.patiently(lambda: self.w.store.get(self.msg.job_id), f"job {self.msg.job_id}: reading its record")
+
+    def dead_letter(self, reason: str) -> None:
+        """Move the job's message to the dead-letter queue (a FIFO copy is deduplicated by the
+        message id, so a second try cannot duplicate it)."""
+        self.patiently(lambda: queues.dead_letter(self.w.opts.dlq_url, self.m, reason, self.msg.job_id),
+                       f"job {self.msg.job_id}: dead-lettering its message")  # fmt: skip
 
     def _worker_error(self, err: BaseException) -> str:
         """End the attempt after an error of the worker itself (not the trainer): counted as a
@@ -217,14 +217,13 @@ class Attempt:
         fields = {"error": error}
         if failures >= self.opts.max_failures:
             job_fields.update(dead_lettered=True, ended_at=time.time())
-            if not self.lease.release(FAILED, "FAILED", job_fields, fields):
+            if not self.release(FAILED, "FAILED", job_fields, fields):
                 return LEASE_LOST
-            queues.dead_letter(self.w.opts.dlq_url, self.m, f"failed {failures} times: {error}",
-                               self.msg.job_id)  # fmt: skip
+            self.dead_letter(f"failed {failures} times: {error}")
             return FAILED
         delay = self.opts.backoff_s(failures)
         job_fields["retry_at"] = time.time() + delay
-        if not self.lease.release(RETRYING, "FAILED", job_fields, fields):
+        if not self.release(RETRYING, "FAILED", job_fields, fields):
             return LEASE_LOST
         queues.settle("hide", self.m, delay)  # a replaced message waits out retry_at instead
         return RETRYING
@@ -260,13 +259,13 @@ class Attempt:
         if rc in EXIT_FATAL_CODES or failures >= self.opts.max_failures:
             why = "fatal error (not retried)" if rc in EXIT_FATAL_CODES else f"failed {failures} times"
             job_fields.update(dead_lettered=bool(self.w.opts.dlq_url), ended_at=time.time())
-            if not self.lease.release(FAILED, FAILED, job_fields, fields):
+            if not self.release(FAILED, FAILED, job_fields, fields):
                 return LEASE_LOST  # fenced out (the trainer may have stopped for that): the new owner decides
-            queues.dead_letter(self.w.opts.dlq_url, self.m, f"{why}: {error}", self.msg.job_id)
+            self.dead_letter(f"{why}: {error}")
             return FAILED
         delay = self.opts.backoff_s(failures)
         job_fields["retry_at"] = time.time() + delay
-        if not self.lease.release(RETRYING, FAILED, job_fields, fields):
+        if not self.release(RETRYING, FAILED, job_fields, fields):
             return LEASE_LOST
         queues.settle("hide", self.m, delay)
         return RETRYING
@@ -280,7 +279,7 @@ class Attempt:
             checkpoint=summary.get("last_checkpoint"),
             best_checkpoint=summary.get("best_checkpoint"),
         )
-        if not self.lease.release(
+        if not self.release(
             COMPLETED, COMPLETED, {k: v for k, v in job_fields.items() if v is not None}, fields
         ):
             return LEASE_LOST
@@ -292,10 +291,12 @@ class Attempt:
         job_fields.update(delivery=delivery, interruptions=int(self.job.get("interruptions", 0)) + 1)
         if proc.stop_requested:
             fields["stop_reason"] = proc.stop_requested
-        if not self.lease.release(INTERRUPTED, INTERRUPTED, job_fields, fields):
+        if not self.release(INTERRUPTED, INTERRUPTED, job_fields, fields):
             return LEASE_LOST
         # Released first, then re-sent, then the old message deleted: a crash in between leaves
         # the old message, which reappears after its visibility timeout and resumes the job.
-        queues.send(self.m.queue_url, replace(self.msg, delivery=delivery))
+        # A FIFO send carries a deduplication id (job, delivery): trying it again cannot duplicate it.
+        fresh = replace(self.msg, delivery=delivery)
+        self.patiently(lambda: queues.send(self.m.queue_url, fresh), f"job {self.msg.job_id}: re-sending its message")
         queues.settle("delete", self.m)
         return INTERRUPTED

@@ -128,3 +128,40 @@ class JobLease:
         # The owner is removed in the same fenced write that checks it.
         b.remove("lease_message_id").remove("lease_owner")
         return self._fenced(b)
+
+    def release_durably(
+        self,
+        status: str,
+        outcome: str,
+        job_fields: dict[str, Any],
+        attempt_fields: dict[str, Any],
+        budget_s: float,
+    ) -> bool:
+        """``release``, tried again through transient AWS errors for up to ``budget_s`` seconds.
+        A failed try may have landed with its answer lost; the fence then refuses the next try, and
+        the record says whether this attempt already ended with ``outcome``."""
+        from receipt_lightning.jobs.transient import retry_transient
+
+        failed = False
+
+        def once() -> bool:
+            nonlocal failed
+            try:
+                return self.release(status, outcome, job_fields, attempt_fields)
+            except Exception:
+                failed = True
+                raise
+
+        what = f"job {self.job_id}: recording attempt {self.attempt} as {outcome}"
+        if retry_transient(once, what, budget_s):
+            return True
+        if not failed:
+            return False
+        return self.ended_as(retry_transient(lambda: self.store.get(self.job_id), what, budget_s) or {}, outcome)
+
+    def ended_as(self, job: dict[str, Any], outcome: str) -> bool:
+        """Whether ``job`` shows this lease's attempt released with ``outcome``."""
+        attempts = job.get("attempts") or []
+        if self.attempt is None or len(attempts) < self.attempt or job.get("lease_owner"):
+            return False
+        return int(job.get("attempt", 0)) == self.attempt and attempts[self.attempt - 1].get("outcome") == outcome

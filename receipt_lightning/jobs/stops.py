@@ -177,7 +177,7 @@ class AttemptGuard:
             return None
         stop = self.stop
         if stop is None or stop.kind != CANCEL:
-            job = self.store.get(self.job_id) or {}
+            job = self.a.read_job() or {}
             if isinstance(job.get("cancel"), dict) and (stop is None or stop.kind != STALLED):
                 # Asked while the trainer was stopping for another reason: the user's wins.
                 stop = Stop(CANCEL, f"cancelled: {job['cancel'].get('reason', 'by user')}", 0.0)
@@ -191,7 +191,7 @@ class AttemptGuard:
                 job_fields["checkpoint"] = summary["last_checkpoint"]
             if not durable:
                 fields["note"] = f"trainer exited {rc}, not 75: its newest checkpoint may be older"
-            if not self.a.lease.release(status, status, job_fields, fields):
+            if not self.a.release(status, status, job_fields, fields):
                 return "LEASE_LOST"
             queues.settle("delete", self.a.m)
             return status
@@ -203,9 +203,9 @@ class AttemptGuard:
             if limit is not None and count >= limit:
                 why = f"interrupted {count} times, max_interruptions is {limit}"
                 job_fields.update(interruptions=count, error=why, ended_at=time.time(), dead_lettered=True)
-                if not self.a.lease.release(FAILED, "INTERRUPTED", job_fields, fields):
+                if not self.a.release(FAILED, "INTERRUPTED", job_fields, fields):
                     return "LEASE_LOST"
-                queues.dead_letter(self.a.opts.dlq_url, self.a.m, why, self.job_id)
+                self.a.dead_letter(why)
                 return FAILED
         return None
 
@@ -219,13 +219,13 @@ class AttemptGuard:
         job_fields.update(error=f"{reason} (trainer exit {rc})", failures=failures)
         if failures >= opts.max_failures:
             job_fields.update(dead_lettered=True, ended_at=time.time())
-            if not self.a.lease.release(FAILED, FAILED, job_fields, fields):
+            if not self.a.release(FAILED, FAILED, job_fields, fields):
                 return "LEASE_LOST"
-            queues.dead_letter(opts.dlq_url, self.a.m, f"failed {failures} times: {reason}", self.job_id)
+            self.a.dead_letter(f"failed {failures} times: {reason}")
             return FAILED
         delay = opts.backoff_s(failures)
         job_fields["retry_at"] = time.time() + delay
-        if not self.a.lease.release(RETRYING, FAILED, job_fields, fields):
+        if not self.a.release(RETRYING, FAILED, job_fields, fields):
             return "LEASE_LOST"
         queues.settle("hide", self.a.m, delay)
         return RETRYING

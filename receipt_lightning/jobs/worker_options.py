@@ -40,6 +40,12 @@ class WorkerOptions:
         not renew: a quarter of the lease, at least one heartbeat."""
         return max(self.heartbeat_s, self.lease_ttl_s / 4)
 
+    def outcome_patience_s(self) -> float:
+        """Seconds the worker keeps trying to record an ended attempt through transient AWS
+        errors: the lease's life less its margin. Later, another worker may have taken the job
+        over (its message reappears when the lease runs out), and the fence refuses the write."""
+        return max(1.0, self.lease_ttl_s - self.lease_margin_s())
+
     def backoff_s(self, failures: int) -> float:
         """Delay before retry number ``failures`` (1-based)."""
         return min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, failures - 1))

@@ -227,6 +227,94 @@ def test_unexpected_errors_dead_letter_after_max_failures(stack, monkeypatch):
     assert "ZeroDivisionError" in dead_letters(names)[0]["MessageAttributes"]["reason"]["StringValue"]
 
 
+def _throttled(op: str):
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "ThrottlingException", "Message": "injected"},
+                        "ResponseMetadata": {"HTTPStatusCode": 400}}, op)  # fmt: skip
+
+
+def test_aws_blips_while_recording_an_interruption_still_record_it(stack, monkeypatch):
+    """The Spot drain of the chaos test: once the trainer has exited, each AWS call that records
+    the outcome fails once (the record read throttled; the release lands but its answer is lost;
+    the re-send throttled). The attempt still ends INTERRUPTED (not LOST when its lease runs out),
+    the job is re-sent once, and the next worker resumes it."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from receipt_lightning.jobs import queues
+    from receipt_lightning.jobs.attempt import Attempt
+    from receipt_lightning.jobs.leases import JobLease
+    from receipt_lightning.jobs.records import INTERRUPTED
+
+    names, _, root = stack
+    job_id = _submit(names)
+    plan(root, job_id, steps=40, step_s=0.05)
+    armed: set[str] = set()
+    fired: list[str] = []
+    real_finish, real_get, real_release, real_send = Attempt.finish, JobStore.get, JobLease.release, queues.send
+
+    def finish(self, proc, rc):
+        armed.update({"get", "release", "send"})
+        return real_finish(self, proc, rc)
+
+    def get(self, jid):
+        if "get" in armed:
+            armed.discard("get"), fired.append("get")
+            raise _throttled("GetItem")
+        return real_get(self, jid)
+
+    def release(self, *args):
+        landed = real_release(self, *args)
+        if "release" in armed:
+            armed.discard("release"), fired.append("release")
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")  # the answer is lost
+        return landed
+
+    def send(url, msg):
+        if "send" in armed:
+            armed.discard("send"), fired.append("send")
+            raise _throttled("SendMessage")
+        return real_send(url, msg)
+
+    monkeypatch.setattr(Attempt, "finish", finish)
+    monkeypatch.setattr(JobStore, "get", get)
+    monkeypatch.setattr(JobLease, "release", release)
+    monkeypatch.setattr(queues, "send", send)
+    from receipt_lightning.jobs.worker import Worker
+
+    w = Worker(options(names))
+    w.watch.trigger("test drain")  # stops the trainer at once, as a Spot notice would
+    m = w.queues.receive(1, 3)
+    assert w.handle(m) == INTERRUPTED
+    assert sorted(fired) == ["get", "release", "send"]
+    job = real_get(JobStore(names.jobs_table), job_id)
+    assert job["status"] == INTERRUPTED and job["delivery"] == 2 and "lease_owner" not in job
+    monkeypatch.setattr(Attempt, "finish", real_finish)
+    run_worker(names, max_jobs=1)
+    job = real_get(JobStore(names.jobs_table), job_id)
+    assert [a["outcome"] for a in job["attempts"]] == [INTERRUPTED, COMPLETED], job["attempts"]
+    assert queue_depth(names.dlq_url) == 0 and all(queue_depth(u) == 0 for u in names.queue_urls.values())
+
+
+def test_an_outcome_write_refused_by_the_fence_is_not_mistaken_for_its_own(stack):
+    """A release refused because another worker took the job over (no failed try before it) is
+    LEASE_LOST, and a record that shows another outcome never counts as this attempt's."""
+    from receipt_lightning.jobs.leases import Holder, JobLease
+
+    names, _, _ = stack
+    job_id = _submit(names)
+    store = JobStore(names.jobs_table)
+    mine = JobLease(store, job_id, Holder("w1/1", "w1", "local", "local"), ttl_s=0.2)
+    assert mine.acquire(store.get(job_id), "m1")
+    time.sleep(0.3)  # expired: another worker takes the job over
+    theirs = JobLease(store, job_id, Holder("w2/2", "w2", "local", "local"), ttl_s=30)
+    assert theirs.acquire(store.get(job_id), "m2")
+    assert not mine.release_durably("INTERRUPTED", "INTERRUPTED", {}, {}, budget_s=1.0)
+    assert not mine.ended_as(store.get(job_id), "INTERRUPTED")
+    assert theirs.release_durably(COMPLETED, COMPLETED, {}, {}, budget_s=1.0)
+    assert theirs.ended_as(store.get(job_id), COMPLETED) and not theirs.ended_as(store.get(job_id), "FAILED")
+
+
 # ---------------------------------------------------------------- 3: heartbeat blips
 
 

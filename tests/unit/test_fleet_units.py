@@ -142,7 +142,9 @@ def test_region_and_profile_on_every_aws_command(tmp_path, monkeypatch):
     monkeypatch.setattr(session, "_settings", {})
     # configure() writes os.environ itself: let monkeypatch note both variables first, so that
     # its teardown restores them (a profile left behind would break every later test's boto3).
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # setenv records the variable's absence; delenv of an absent variable records nothing.
+    monkeypatch.setenv("AWS_PROFILE", "placeholder")
+    monkeypatch.delenv("AWS_PROFILE")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     args = build_parser("jobs").parse_args(["jobs", "--profile", "lab", "--region", "eu-west-1"])
     try:
