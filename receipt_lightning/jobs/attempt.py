@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from receipt_lightning.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from receipt_lightning.jobs import queues
@@ -25,6 +26,7 @@ from receipt_lightning.jobs.transient import is_transient, retry_transient
 from receipt_lightning.runs import checkpoint_step
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 EXIT_FATAL_CODES = (EXIT_USAGE, 3)  # usage error, receipt_lightning.errors.EXIT_FATAL
 LEASE_EXPIRED = "LEASE_EXPIRED"  # the local deadline passed without a renewal: trainer group killed
 LEASE_LOST = "LEASE_LOST"  # another attempt took the job over: nothing more is written
@@ -193,7 +195,7 @@ class Attempt:
         """End the attempt with ``outcome`` (the trainer has exited); False if fenced out."""
         return self.lease.release_durably(status, outcome, job_fields, fields, self.opts.outcome_patience_s())
 
-    def patiently(self, call: Any, what: str) -> Any:
+    def patiently(self, call: Callable[[], T], what: str) -> T:
         """``call()`` retried through transient AWS errors while the outcome is being recorded."""
         return retry_transient(call, what, self.opts.outcome_patience_s())
 

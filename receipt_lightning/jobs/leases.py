@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from receipt_lightning.jobs.records import CANCEL_REQUESTED, RUNNING, TERMINAL, JobStore, UpdateBuilder
+from receipt_lightning.jobs.transient import retry_transient
 
 LOST = "LOST"  # outcome of an attempt whose worker vanished (lease expired while RUNNING)
 
@@ -140,8 +141,6 @@ class JobLease:
         """``release``, tried again through transient AWS errors for up to ``budget_s`` seconds.
         A failed try may have landed with its answer lost; the fence then refuses the next try, and
         the record says whether this attempt already ended with ``outcome``."""
-        from receipt_lightning.jobs.transient import retry_transient
-
         failed = False
 
         def once() -> bool:
