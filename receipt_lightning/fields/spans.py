@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,6 +17,15 @@ GAP_MIN_PROB = 0.2
 # A company/address span takes in the rest of its first and last OCR line when those words give
 # the field at least this mean probability (B- + I-); chosen on the development fold.
 LINE_MIN_PROB = 0.2
+# The words that end a company's legal name ("... SDN BHD", "... SDN. BHD.", "... ENTERPRISE"):
+# the name a SROIE key holds, where a receipt prints a brand or branch line above it.
+LEGAL_SUFFIX = re.compile(r"\b(?:SDN\.?|BHD\.?|BERHAD|S/B|ENTERPRISES?|TRADING|PLT)(?=\W|$)", re.IGNORECASE)
+# A legal-name line needs this many words besides its suffix before the lines above it are cut
+# off ("ACME SDN BHD" under a brand line may be the end of "BIG ACME SDN BHD"), and it must not
+# start with a word that continues the line above: "& TEA LEAF (M) SDN. BHD." under "THE COFFEE
+# BEAN", "CO. (M) SDN BHD" under "POPULAR BOOK" are the second halves of one name.
+LEGAL_NAME_MIN_WORDS = 2
+CONTINUES_NAME = re.compile(r"&|AND|CO\.?|\(M\)", re.IGNORECASE)
 
 
 def field_spans(tags: Sequence[str], field: str) -> list[tuple[int, int]]:
@@ -113,3 +123,27 @@ def nearby_line_ranges(
             if b >= first and a <= last:
                 ranges.append((abs(a - first) + abs(b - last), a, b))
     return [(runs[a][0], runs[b][1]) for _, a, b in sorted(ranges)]
+
+
+def legal_name_lines(
+    span: tuple[int, int], line_ids: Sequence[int] | None, words: Sequence[str]
+) -> tuple[int, int]:
+    """A company span over several OCR lines cut to its legal name: it starts at the first line
+    after its first that holds a ``LEGAL_SUFFIX`` (and ``LEGAL_NAME_MIN_WORDS`` other words), a
+    brand or branch line above it left out ("OLD TOWN WHITE COFFEE" | "OLD TOWN KOPITIAM SDN
+    BHD") unless that line continues the one above (``CONTINUES_NAME``), and ends with the last
+    line holding one ("KAISON FURNISHING SDN BHD" | "L4-17 (B),").
+    A span on one line, or with no such line, is returned unchanged."""
+    start, end = span
+    if line_ids is None or end - start < 2:
+        return span
+    lines = [(max(a, start), min(b, end)) for a, b in line_runs(line_ids) if a < end and b > start]
+    legal = [k for k, (a, b) in enumerate(lines) if LEGAL_SUFFIX.search(" ".join(words[a:b]))]
+    if len(lines) < 2 or not legal:
+        return span
+    first_start, first_end = lines[legal[0]]
+    name_words = [w for w in words[first_start:first_end] if not LEGAL_SUFFIX.fullmatch(w)]
+    continues = bool(CONTINUES_NAME.fullmatch(words[first_start]))
+    if legal[0] > 0 and len(name_words) >= LEGAL_NAME_MIN_WORDS and not continues:
+        start = first_start
+    return start, lines[legal[-1]][1]

@@ -9,7 +9,7 @@ from receipt_lightning.errors import InputError
 from receipt_lightning.fields.decoding import decode_fields, gold_word_probs
 from receipt_lightning.fields.lexicon import FieldLexicon
 from receipt_lightning.fields.normalize import extract_date, extract_total, field_text
-from receipt_lightning.fields.spans import bridge_gaps, complete_lines, field_spans
+from receipt_lightning.fields.spans import bridge_gaps, complete_lines, field_spans, legal_name_lines
 from receipt_lightning.receipt import SROIE_FIELDS, Receipt, bio_label_list
 
 LABELS = bio_label_list(SROIE_FIELDS)
@@ -313,6 +313,41 @@ def test_a_company_or_address_of_a_known_store_read_a_line_off_takes_the_lines_t
     tags = ["B-company"] + ["I-company"] * 4 + ["B-address"] + ["I-address"] * 3 + ["O"] * 5
     out = decode_fields(r, gold_word_probs(tags, LABELS), LABELS, lexicon=single, exclude=own)
     assert out == {"company": "IKEA CHERAS ACME SDN BHD", "address": "NO 2A, JALAN SATU,"}
+
+
+def test_a_company_over_a_brand_line_and_its_legal_name_keeps_the_legal_name():
+    """Seen out of fold on SROIE: "OLD TOWN WHITE COFFEE" | "OLD TOWN KOPITIAM SDN BHD" read as
+    one company, the key holding the legal name only; a unit line after it likewise."""
+    r = receipt_of(
+        [["OLD", "TOWN", "WHITE", "COFFEE"], ["OLD", "TOWN", "KOPITIAM", "SDN", "BHD"], ["L4-17", "(B),"],
+         ["TOTAL", "5.00"]]
+    )  # fmt: skip
+    tags = ["B-company"] + ["I-company"] * 10 + ["O", "O"]
+    assert decode_fields(r, gold_word_probs(tags, LABELS), LABELS)["company"] == "OLD TOWN KOPITIAM SDN BHD"
+    assert legal_name_lines((0, 11), r.line_ids, r.words) == (4, 9)
+    # A legal name wrapped over two lines stays whole: its second line continues the first
+    # ("& TEA LEAF (M) SDN. BHD.") or holds one word besides its suffix ("ACME SDN BHD"); so
+    # does a one-line span or one with no legal suffix.
+    r = receipt_of([["THE", "COFFEE", "BEAN"], ["&", "TEA", "LEAF", "SDN.", "BHD."]])
+    assert legal_name_lines((0, 8), r.line_ids, r.words) == (0, 8)
+    r = receipt_of([["BIG", "BROWN"], ["ACME", "SDN", "BHD"]])
+    assert legal_name_lines((0, 5), r.line_ids, r.words) == (0, 5)
+    r = receipt_of([["BIG", "BROWN"], ["FOX", "ACME", "SDN", "BHD"]])
+    assert legal_name_lines((0, 6), r.line_ids, r.words) == (2, 6)
+    r = receipt_of([["KEDAI", "RUNCIT"], ["AH", "SENG"]])
+    assert legal_name_lines((0, 4), r.line_ids, r.words) == (0, 4)
+    assert legal_name_lines((0, 2), r.line_ids, r.words) == (0, 2)
+    assert legal_name_lines((0, 4), None, r.words) == (0, 4)
+
+
+def test_a_known_company_spelling_that_holds_its_brand_line_is_not_cut():
+    """A store whose training keys hold the brand line too keeps it (the lexicon knows it)."""
+    r = receipt_of([["TOKYO", "KITCHEN", "(CITTA", "MALL)"], ["TOKYO", "KITCHEN", "SDN", "BHD"]])
+    tags = ["B-company"] + ["I-company"] * 7
+    whole = "TOKYO KITCHEN (CITTA MALL) TOKYO KITCHEN SDN BHD"
+    lexicon = FieldLexicon.from_keys([{"company": whole}])
+    assert decode_fields(r, gold_word_probs(tags, LABELS), LABELS, lexicon=lexicon) == {"company": whole}
+    assert decode_fields(r, gold_word_probs(tags, LABELS), LABELS) == {"company": "TOKYO KITCHEN SDN BHD"}
 
 
 def test_a_date_read_in_part_is_completed_from_the_whole_dates_the_receipt_prints():
