@@ -52,7 +52,7 @@ def main() -> None:
     out: dict = {"checkpoint": args.checkpoint, "split": args.split, "fold": args.fold, "n": len(held), "budgets": {}}
     for budget in args.budgets:
         if predictor.lexicon is not None:
-            predictor.lexicon.fuzzy_edits_per_char = budget
+            predictor.lexicon.for_ocr().fuzzy_edits_per_char = budget  # OCR'd text, this budget
         preds = {r.id: decode_fields(r, pr, predictor.label_list, lexicon=predictor.lexicon)
                  for r, pr in zip(receipts, probs, strict=True)}  # fmt: skip
         s = score(preds, truth, FIELDS)["exact"]

@@ -99,9 +99,7 @@ def bound(data: Path, engine: str, n: int, cache: str, boxes: str) -> dict:
     receipts = ocr_receipts(items, config, FIELDS)
     ocr_s = time.perf_counter() - t0
     # ocr_receipts skips a scan with no text: it is still a receipt to score (all fields missed).
-    from receipt_lightning.fields.lexicon import OCR_FUZZY_EDITS_PER_CHAR
-
-    ocr_lexicon = FieldLexicon(lexicon.to_plain(), fuzzy_edits_per_char=OCR_FUZZY_EDITS_PER_CHAR)
+    ocr_lexicon = FieldLexicon(lexicon.to_plain()).for_ocr()
     result = label_bound(receipts, FIELDS, lexicon=ocr_lexicon)  # OCR text snaps as predict does
     missing = {i: {} for i in chosen} | result["predictions"]
     from receipt_lightning.fields.sroie_metrics import score

@@ -234,9 +234,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     if images is not None and predictor.lexicon is not None:
-        from receipt_lightning.fields.lexicon import OCR_FUZZY_EDITS_PER_CHAR
-
-        predictor.lexicon.fuzzy_edits_per_char = OCR_FUZZY_EDITS_PER_CHAR  # text this package OCR'd
+        predictor.lexicon.for_ocr()  # text this package OCR'd
     fields = sorted({lab.split("-", 1)[1] for lab in predictor.label_list if lab != "O"})
     loaded = images.receipts if images is not None else load_receipts(args.input[0], fields)
     receipts = select_receipts(loaded, wanted)

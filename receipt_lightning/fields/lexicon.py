@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from receipt_lightning.errors import InputError
+from receipt_lightning.fields.spans import LEGAL_SUFFIX
 from receipt_lightning.fields.text_match import collapse_ws, edit_distance, relaxed
 
 LEXICON_FIELDS: tuple[str, ...] = ("company", "address")
@@ -40,6 +41,14 @@ OCR_FUZZY_EDITS_PER_CHAR = 0.12
 KEEP_KNOWN = True
 # Letters/digits a value needs before a fuzzy snap is tried: short names differ by one letter.
 MIN_FUZZY_CHARS = 12
+# OCR'd text only: a company of no known store whose last two words are no legal-form ending of
+# the training keys ("SDN BHD", "SDN. BHD.", "(M) BHD") takes the ending this few edits per word
+# away that at least ``MIN_ENDING_KEYS`` keys use ("SON BHD", "SIN BHED", "SDN, BHD." misread by
+# OCR); a legal-form word glued to the name is split off ("IMPRESSIONSDN BHD"). Out of fold on
+# the OCR'd scans +4 companies, 1 lost (a key that copied the print's "SBN BHD"); on SROIE's
+# hand-corrected lines, where a misspelt ending is the print's, it would only lose (docs/ocr.md).
+ENDING_EDITS_PER_WORD = 1
+MIN_ENDING_KEYS = 3
 
 
 def _letter_counts(form: str) -> np.ndarray:
@@ -58,11 +67,21 @@ class FieldLexicon:
     ):
         # Edits per letter/digit a fuzzy snap may cost (``OCR_FUZZY_EDITS_PER_CHAR`` for OCR text).
         self.fuzzy_edits_per_char = fuzzy_edits_per_char
+        # Whether the text decoded is this package's OCR of an image (``for_ocr``), not SROIE's
+        # hand-corrected lines: OCR misreads of a company's legal form are then corrected.
+        self.ocr_text = False
         self._indexes: dict[str, tuple] = {}  # field -> (forms, lengths, letter counts), built on first use
+        self._endings: Counter | None = None  # legal-form endings of company keys, built on first use
         self.entries: dict[str, dict[str, Counter]] = {
             field: {form: Counter(spellings) for form, spellings in forms.items()}
             for field, forms in (entries or {}).items()
         }
+
+    def for_ocr(self) -> FieldLexicon:
+        """Set up for text this package OCR'd: a looser fuzzy snap, legal-form endings corrected."""
+        self.fuzzy_edits_per_char = OCR_FUZZY_EDITS_PER_CHAR
+        self.ocr_text = True
+        return self
 
     @classmethod
     def from_keys(
@@ -108,8 +127,43 @@ class FieldLexicon:
                     if counts:
                         best, spellings = (cost, other), counts
         if not spellings:
-            return text
+            return self.legal_ending(text) if field == "company" and self.ocr_text else text
         return spellings.most_common(1)[0][0]
+
+    def legal_ending(self, text: str) -> str:
+        """``text`` with its last two words, when they are no legal-form ending of the training
+        company keys, replaced by the most used such ending ``ENDING_EDITS_PER_WORD`` edits per
+        word away (a legal-form word glued to the word before it split off first); else
+        unchanged."""
+        endings = self._company_endings()
+        words = collapse_ws(text).split(" ")
+        if len(words) < 3 or " ".join(words[-2:]) in endings:
+            return text
+        vocab = {w for ending in endings for w in ending.split(" ") if LEGAL_SUFFIX.fullmatch(w)}
+        for form in sorted(vocab, key=len, reverse=True):  # "IMPRESSIONSDN BHD"
+            head = words[-2][: -len(form)]
+            if words[-2].endswith(form) and len(head) >= 3 and f"{form} {words[-1]}" in endings:
+                return " ".join([*words[:-2], head, form, words[-1]])
+        best: tuple[tuple[int, int], str] | None = None
+        for ending, count in endings.items():
+            parts = ending.split(" ")
+            if count < MIN_ENDING_KEYS:
+                continue
+            costs = [edit_distance(w, p) for w, p in zip(words[-2:], parts, strict=True)]
+            if max(costs) <= ENDING_EDITS_PER_WORD and (best is None or (sum(costs), -count) < best[0]):
+                best = ((sum(costs), -count), ending)
+        return text if best is None else " ".join([*words[:-2], best[1]])
+
+    def _company_endings(self) -> Counter:
+        """Last two words of the company keys whose last word is a legal form, with key counts."""
+        if self._endings is None:
+            self._endings = Counter()
+            for spellings in self.entries.get("company", {}).values():
+                for spelling, count in spellings.items():
+                    words = spelling.split(" ")
+                    if len(words) >= 3 and LEGAL_SUFFIX.fullmatch(words[-1]):
+                        self._endings[" ".join(words[-2:])] += count
+        return self._endings
 
     def _near(self, field: str, form: str, budget: int) -> list[str]:
         """Known forms of ``field`` that may be within ``budget`` edits of ``form``, in the

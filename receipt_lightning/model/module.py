@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from typing_extensions import override
 
-from receipt_lightning.fields.lexicon import FUZZY_EDITS_PER_CHAR, OCR_FUZZY_EDITS_PER_CHAR, FieldLexicon
+from receipt_lightning.fields.lexicon import FieldLexicon
 from receipt_lightning.model.ensemble import TokenEnsemble, build_classifier, classifier_from_config
 from receipt_lightning.model.metrics import EntityF1
 from receipt_lightning.model.optim import build_optimizer, linear_warmup_decay
@@ -92,21 +92,21 @@ class ReceiptTokenClassifier(L.LightningModule):
         # Known company/address spellings of the training keys (model/lexicon.py); saved in
         # checkpoints so prediction decodes exactly as validation did.
         self.lexicon: FieldLexicon | None = None
-        # How loosely a decoded value snaps to a known one: looser for text this package OCR'd.
-        self.lexicon_budget = FUZZY_EDITS_PER_CHAR
+        # Whether the receipts are this package's OCR of scans (``data.source=images``): the
+        # lexicon then snaps more loosely and corrects misread legal forms (``FieldLexicon.for_ocr``).
+        self.ocr_text = False
 
     @override
     def setup(self, stage: str) -> None:
         dm = getattr(self.trainer, "datamodule", None)
         if stage != "fit" or dm is None:
             return
-        if getattr(dm, "source", None) == "images":
-            self.lexicon_budget = OCR_FUZZY_EDITS_PER_CHAR
+        self.ocr_text = getattr(dm, "source", None) == "images"
         if self.hparams.field_lexicon:
             keys = [r.fields for r in getattr(dm, "train_receipts", []) if r.fields]
             self.lexicon = FieldLexicon.from_keys(keys) if keys else None
-            if self.lexicon is not None:
-                self.lexicon.fuzzy_edits_per_char = self.lexicon_budget
+            if self.lexicon is not None and self.ocr_text:
+                self.lexicon.for_ocr()
         power = self.hparams.class_weight_power
         if not power:
             return
@@ -187,7 +187,9 @@ class ReceiptTokenClassifier(L.LightningModule):
     @override
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if checkpoint.get("field_lexicon"):
-            self.lexicon = FieldLexicon(checkpoint["field_lexicon"], fuzzy_edits_per_char=self.lexicon_budget)
+            self.lexicon = FieldLexicon(checkpoint["field_lexicon"])
+            if self.ocr_text:
+                self.lexicon.for_ocr()
 
     @override
     def configure_optimizers(self) -> OptimizerLRScheduler:

@@ -155,6 +155,11 @@ def test_post_processing_rules():
     assert extract_date("10 MAR 2018 18:24") == "10 MAR 2018"
     assert extract_date("(12/01/2019)") == "(12/01/2019)"
     assert extract_date("20180304") == "20180304"
+    # OCR of a scan glues the time to the date, or digits before it (seen out of fold on scans).
+    assert extract_date("2018-01-0522:10") == "2018-01-05"
+    assert extract_date("04-05-1812:50:51") == "04-05-18"
+    assert extract_date("6001/06/2018") == "01/06/2018"
+    assert extract_date("13/07/2017 10:22") == "13/07/2017"
     assert extract_total("TOTAL:RM9.00") == "RM9.00"
     assert extract_total("RM 9.00") == "RM 9.00" and extract_total("$7.10") == "$7.10"
     assert extract_total("7,838.80") == "7838.80" and extract_total("-1.73") == "-1.73"

@@ -475,6 +475,29 @@ def test_the_lexicon_fuzzy_budget_is_a_setting_of_the_instance():
     assert FieldLexicon(lexicon.to_plain(), fuzzy_edits_per_char=0.04).snap("company", misread) != misread
 
 
+def test_ocr_misreads_of_a_legal_form_are_corrected_to_the_keys_ending_for_ocr_text_only():
+    """Seen out of fold on RapidOCR scans: "AMANO MALAYSIA SON BHD", "SUBANG HEALTHCARE SIN
+    BHED", "SANJUNG REALITI SDN, BHD.", "EDEN IMPRESSIONSDN BHD" for stores no key names."""
+    from receipt_lightning.fields.lexicon import OCR_FUZZY_EDITS_PER_CHAR, FieldLexicon
+
+    keys = [{"company": f"SHOP {n} SDN BHD"} for n in range(5)]
+    keys += [{"company": f"STORE {n} SDN. BHD."} for n in range(3)]
+    keys += [{"company": "ONE OFF SBN BHD"}, {"company": "TWO OFF SDN. BHD"}]  # endings in 1 key
+    lexicon = FieldLexicon.from_keys(keys)
+    assert lexicon.snap("company", "AMANO MALAYSIA SON BHD") == "AMANO MALAYSIA SON BHD"  # lines
+    ocr = FieldLexicon(lexicon.to_plain()).for_ocr()
+    assert ocr.ocr_text and ocr.fuzzy_edits_per_char == OCR_FUZZY_EDITS_PER_CHAR
+    assert ocr.snap("company", "AMANO MALAYSIA SON BHD") == "AMANO MALAYSIA SDN BHD"
+    assert ocr.snap("company", "SUBANG HEALTHCARE SIN BHED") == "SUBANG HEALTHCARE SDN BHD"
+    assert ocr.snap("company", "SANJUNG REALITI SDN, BHD.") == "SANJUNG REALITI SDN. BHD."
+    assert ocr.snap("company", "EDEN IMPRESSIONSDN BHD") == "EDEN IMPRESSION SDN BHD"
+    # Endings the keys use are kept, even rare ones; a name word is never "corrected"; so are
+    # endings more than one edit per word away, short names and addresses.
+    for kept in ("TEN GRAM SBN BHD", "TWO OFF SDN. BHD", "YONG SOON FATT S/B", "AH SIM BHD", "SON BHD"):
+        assert ocr.snap("company", kept) == kept
+    assert ocr.snap("address", "NO 5 JALAN SON BHD") == "NO 5 JALAN SON BHD"
+
+
 def test_a_bad_training_image_is_an_error_naming_it(tmp_path, fake_engine):
     from receipt_lightning.data.images import ocr_receipts
 
