@@ -14,10 +14,19 @@ schedule, and ``train.py`` validates it at the end (a recipe that validates only
 last epoch would otherwise report nothing). Where the run fits, nothing changes: the run is the same, step for step, as without a
 budget.
 
-The decision is made once and saved in checkpoints (the callback's state, and the schedule's
-fields through ``LambdaLR``), so a run resumed after a Spot interruption keeps it rather than
-re-planning with the time an interruption cost. Under DDP rank 0 decides and broadcasts, so
-every rank stops at the same step.
+A machine can also slow down after the probe (a noisy neighbour, thermal limits, a core
+taken by another job): the sroie_images final fit probed 1.10 s per step and averaged 1.39 s,
+ending 6 s inside its budget. So every ``recheck_steps`` steps after the decision the run
+projects its end again from the median of the steps since the last check, and where that end is
+now past the budget it is shortened again (never lengthened: the schedule has already decayed
+towards the old end), the learning rate retargeted from where it is. A run with room to spare is
+never touched.
+
+The decision is saved in checkpoints (the callback's state, and the schedule's fields through
+``LambdaLR``) with the training time the budget had counted, so a run resumed after a Spot
+interruption keeps its end step and its later checks go on from the time it had spent, not from
+the new process's clock and not counting the time the interruption cost. Under DDP rank 0
+decides and broadcasts, so every rank stops at the same step.
 """
 
 from __future__ import annotations
@@ -60,44 +69,66 @@ class TimeBudget(L.Callback):
         probe_steps: int = 20,
         reserve_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        recheck_steps: int | None = 25,
     ):
         if minutes is not None and minutes <= 0:
             raise ValueError(f"time_budget_minutes must be positive or null, got {minutes!r}")
         if probe_steps <= WARMUP_STEPS:
             raise ValueError(f"probe_steps must exceed {WARMUP_STEPS}, got {probe_steps}")
+        if recheck_steps is not None and recheck_steps < 1:
+            raise ValueError(
+                f"recheck_steps must be a positive number of steps or None, got {recheck_steps!r}"
+            )
         self.minutes = minutes  # None: no budget, the callback does nothing
         self.clock = clock  # seconds, monotonic (injected in tests)
         self.started = clock() if started is None else started  # when the budget starts (clock's time)
         self.probe_steps = probe_steps  # batches timed before deciding
         self.reserve_s = reserve_s  # seconds kept for final validation, checkpoint and summary
+        self.recheck_steps = recheck_steps  # steps between later checks; None: decide once only
         self.planned_total: int | None = None  # steps the run was planned with
         self.decided_total: int | None = None  # steps the run ends at (== planned when it fits)
-        self._batch_times: list[float] = []
+        self._batch_times: list[float] = []  # seconds per step since the last decision or check
         self._last_end: float | None = None
+        self._restored_spent_s: float | None = None  # budget seconds spent before a resume
 
     @override
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._last_end = self.clock()
         if self.decided_total is not None:  # restored from a checkpoint: keep the decision
             trainer.fit_loop.epoch_loop.max_steps = self.decided_total
+            if self._restored_spent_s is not None:  # the budget goes on from where it was
+                self.started = self._last_end - self._restored_spent_s
 
     @override
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx
     ) -> None:
-        if self.minutes is None or self.decided_total is not None:
+        if self.minutes is None:
             return
         now = self.clock()
         if self._last_end is not None:
             self._batch_times.append(now - self._last_end)
         self._last_end = now
-        if len(self._batch_times) < self.probe_steps:
-            return
+        if self.decided_total is None and len(self._batch_times) >= self.probe_steps:
+            self._decide(trainer, now)
+            self._batch_times.clear()
+        elif (
+            self.decided_total is not None
+            and self.recheck_steps
+            and len(self._batch_times) >= self.recheck_steps
+        ):
+            self._recheck(trainer, now)
+            self._batch_times.clear()
+
+    def _step_time_s(self, trainer: L.Trainer, times: list[float]) -> float:
+        """Median seconds per optimizer step over ``times`` (seconds per batch)."""
+        return statistics.median(times) * max(1, trainer.accumulate_grad_batches)
+
+    def _decide(self, trainer: L.Trainer, now: float) -> None:
+        """The first projection, after ``probe_steps`` batches (the warm-up ones left out)."""
         step = int(trainer.global_step)
         planned = int(trainer.fit_loop.epoch_loop.max_steps)
-        step_time_s = statistics.median(self._batch_times[WARMUP_STEPS:]) * max(
-            1, trainer.accumulate_grad_batches
-        )
+        step_time_s = self._step_time_s(trainer, self._batch_times[WARMUP_STEPS:])
         total = affordable_total(
             step, planned, step_time_s, now - self.started, self.minutes * 60, self.reserve_s
         )
@@ -118,6 +149,29 @@ class TimeBudget(L.Callback):
             self.minutes, step_time_s, planned, projected_end_s, total, 100 * total / planned,
             ", the learning rate decaying to 0 there" if retargeted else
             " (the learning-rate schedule is not a WarmupDecay and is left as it is)",
+        )  # fmt: skip
+
+    def _recheck(self, trainer: L.Trainer, now: float) -> None:
+        """A later projection from the steps since the last one: shorten the run where it would
+        now end past the budget, never lengthen it."""
+        if self.minutes is None or self.decided_total is None:  # only called after a decision
+            return
+        step = int(trainer.global_step)
+        step_time_s = self._step_time_s(trainer, self._batch_times)
+        total = affordable_total(
+            step, self.decided_total, step_time_s, now - self.started, self.minutes * 60, self.reserve_s
+        )
+        total = int(trainer.strategy.broadcast(total, src=0))
+        if total >= self.decided_total:
+            return
+        before, self.decided_total = self.decided_total, total
+        retargeted = retarget_schedules(trainer, total)
+        trainer.fit_loop.epoch_loop.max_steps = total
+        log.warning(
+            "time budget %.1f min: steps now take %.2f s here, so ending at step %d would overrun; "
+            "stopping at step %d instead (%.0f%% of the plan)%s",
+            self.minutes, step_time_s, before, total, 100 * total / (self.planned_total or total),
+            ", the learning rate decaying to 0 there" if retargeted else "",
         )  # fmt: skip
 
     @property
@@ -141,12 +195,19 @@ class TimeBudget(L.Callback):
 
     @override
     def state_dict(self) -> dict[str, Any]:
-        return {"planned_total": self.planned_total, "decided_total": self.decided_total}
+        # spent_s: seconds of the budget used when the checkpoint was taken (None before a decision)
+        spent_s = self.clock() - self.started if self.decided_total is not None else None
+        return {"planned_total": self.planned_total, "decided_total": self.decided_total, "spent_s": spent_s}
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.planned_total = state_dict.get("planned_total")
         self.decided_total = state_dict.get("decided_total")
+        # Checkpoints from before the later checks hold no spent_s: their run is not checked again.
+        spent = state_dict.get("spent_s")
+        self._restored_spent_s = float(spent) if spent is not None else None
+        if spent is None and self.decided_total is not None:
+            self.recheck_steps = None
 
 
 def retarget_schedules(trainer: L.Trainer, total: int) -> bool:
