@@ -272,7 +272,9 @@ def test_with_no_word_read_as_a_total_the_best_ranked_amount_in_cents_fills_it()
 
 def test_a_total_not_rounded_to_5_sen_gives_way_to_its_rounding_when_the_receipt_prints_it():
     """Malaysian cash totals are rounded to 5 sen and the keys hold the amount paid."""
-    r = receipt_of([["TOTAL", "52.08"], ["ROUNDING", "0.02"], ["ROUNDED", "TOTAL", "52.10"], ["CASH", "60.00"]])
+    r = receipt_of(
+        [["TOTAL", "52.08"], ["ROUNDING", "0.02"], ["ROUNDED", "TOTAL", "52.10"], ["CASH", "60.00"]]
+    )
     tags = ["O", "B-total", "O", "O", "O", "O", "O", "O", "O"]
     assert decode_fields(r, probs_for(tags, [0.9, 0.95, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]), LABELS) == {
         "total": "52.10"
@@ -282,6 +284,22 @@ def test_a_total_not_rounded_to_5_sen_gives_way_to_its_rounding_when_the_receipt
     assert decode_fields(r, probs_for(["O", "B-total", "O", "O"]), LABELS) == {"total": "52.08"}
     r = receipt_of([["TOTAL", "52.05"], ["OTHER", "52.00"]])
     assert decode_fields(r, probs_for(["O", "B-total", "O", "O"]), LABELS) == {"total": "52.05"}
+
+
+def test_a_subtotal_before_tax_gives_way_to_the_total_with_it_when_the_receipt_prints_it():
+    """Seen out of fold: 565.50 read as the total above GST 6% 33.93 and TOTAL 599.45."""
+    r = receipt_of([["SUBTOTAL", "565.50"], ["GST", "6%", "33.93"], ["TOTAL", "599.45"], ["CASH", "600.00"]])
+    tags = ["O", "B-total", "O", "O", "O", "O", "O", "O", "O"]
+    probs = probs_for(tags, [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.6, 0.9, 0.9])
+    assert decode_fields(r, probs, LABELS) == {"total": "599.45"}
+    # 6 % above and rounded to 5 sen counts too; a cash line 6 % above never does, nor an
+    # amount that is no 6 % above.
+    r = receipt_of([["AMOUNT", "47.20"], ["NET", "TOTAL", "50.05"]])
+    assert decode_fields(r, probs_for(["O", "B-total", "O", "O", "O"]), LABELS) == {"total": "50.05"}
+    r = receipt_of([["AMOUNT", "141.50"], ["CASH", "150.00"]])
+    assert decode_fields(r, probs_for(["O", "B-total", "O", "O"]), LABELS) == {"total": "141.50"}
+    r = receipt_of([["AMOUNT", "141.50"], ["OTHER", "155.00"]])
+    assert decode_fields(r, probs_for(["O", "B-total", "O", "O"]), LABELS) == {"total": "141.50"}
 
 
 def test_rounding_to_5_sen_is_to_the_nearest():
