@@ -114,17 +114,20 @@ def rerank_total(
     return _prefer_rounded(field_prob, _prefer_taxed(receipt, field_prob, chosen, amounts), amounts)
 
 
+def _span_cents(span: tuple[int, int] | None, amounts: list[float | None]) -> int | None:
+    """The last amount ``span`` holds, in cents; None without one."""
+    held = [amounts[i] for i in range(*span) if amounts[i] is not None] if span is not None else []
+    return round(held[-1] * 100) if held else None
+
+
 def _prefer_taxed(
     receipt: Receipt, field_prob: np.ndarray, span: tuple[int, int] | None, amounts: list[float | None]
 ) -> tuple[int, int] | None:
     """``span``, or the most probable amount on a line not labelled otherwise that prints its
     amount with ``TAX_RATE`` added (module docstring)."""
-    if span is None:
-        return None
-    held = [amounts[i] for i in range(*span) if amounts[i] is not None]
-    if not held:
+    cents = _span_cents(span, amounts)
+    if span is None or cents is None:
         return span
-    cents = round(held[-1] * 100)
     taxed = cents * (1 + TAX_RATE)
     found = [
         i
@@ -161,12 +164,9 @@ def _prefer_rounded(
 ) -> tuple[int, int] | None:
     """``span``, or the most probable word printing its amount rounded to ``ROUNDING_SEN`` when
     that amount is not already a multiple of it (module docstring)."""
-    if span is None:
-        return None
-    held = [amounts[i] for i in range(*span) if amounts[i] is not None]
-    if not held:
+    cents = _span_cents(span, amounts)
+    if span is None or cents is None:
         return span
-    cents = round(held[-1] * 100)
     target = rounded_cents(cents)
     if target == cents:
         return span
