@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from receipt_lightning.errors import InputError
-from receipt_lightning.fields.spans import LEGAL_SUFFIX
+from receipt_lightning.fields.normalize import LEGAL_SUFFIX
 from receipt_lightning.fields.text_match import collapse_ws, edit_distance, relaxed
 
 LEXICON_FIELDS: tuple[str, ...] = ("company", "address")

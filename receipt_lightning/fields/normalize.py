@@ -58,6 +58,10 @@ _ADDRESS_PHONE = re.compile(
 # dashes, letters.
 _REGISTRATION_NO = re.compile(r"\s*\(\s*\d[\dA-Z\-]*\s*\)?\s*$")
 
+# The words that end a company's legal name ("... SDN BHD", "... SDN. BHD.", "... ENTERPRISE"):
+# the name a SROIE key holds, where a receipt prints a brand or branch line above it.
+LEGAL_SUFFIX = re.compile(r"\b(?:SDN\.?|BHD\.?|BERHAD|S/B|ENTERPRISES?|TRADING|PLT)(?=\W|$)", re.IGNORECASE)
+
 MULTI_LINE_FIELDS = frozenset({"company", "address"})
 # Fields whose value always holds a digit.
 NUMERIC_FIELDS = frozenset({"date", "total"})

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from receipt_lightning.fields.normalize import has_digit
+from receipt_lightning.fields.normalize import LEGAL_SUFFIX, has_digit
 
 # Bridging a gap in a company/address: at most this many words, each with at least this much
 # probability on the field (B- + I-).
@@ -17,9 +17,6 @@ GAP_MIN_PROB = 0.2
 # A company/address span takes in the rest of its first and last OCR line when those words give
 # the field at least this mean probability (B- + I-); chosen on the development fold.
 LINE_MIN_PROB = 0.2
-# The words that end a company's legal name ("... SDN BHD", "... SDN. BHD.", "... ENTERPRISE"):
-# the name a SROIE key holds, where a receipt prints a brand or branch line above it.
-LEGAL_SUFFIX = re.compile(r"\b(?:SDN\.?|BHD\.?|BERHAD|S/B|ENTERPRISES?|TRADING|PLT)(?=\W|$)", re.IGNORECASE)
 # A legal-name line needs this many words besides its suffix before the lines above it are cut
 # off ("ACME SDN BHD" under a brand line may be the end of "BIG ACME SDN BHD"), and it must not
 # start with a word that continues the line above: "& TEA LEAF (M) SDN. BHD." under "THE COFFEE
