@@ -498,6 +498,42 @@ def test_ocr_misreads_of_a_legal_form_are_corrected_to_the_keys_ending_for_ocr_t
     assert ocr.snap("address", "NO 5 JALAN SON BHD") == "NO 5 JALAN SON BHD"
 
 
+def test_a_run_on_ocrd_scans_decodes_with_the_ocr_lexicon_also_when_resumed():
+    """``data.source=images``: validation decodes OCR text, so the module's lexicon is set up
+    with ``for_ocr`` when built from the training keys and when restored from a checkpoint."""
+    from receipt_lightning.model.backbone import MINILM
+    from receipt_lightning.model.module import ReceiptTokenClassifier
+    from receipt_lightning.receipt import Receipt
+
+    tiny = {"kind": "random", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "intermediate_size": 64}  # fmt: skip
+    receipt = Receipt(id="r", words=["A"], boxes=[(0, 0, 1, 1)], width=10, height=10,
+                      fields={"company": "ACME TRADING SDN BHD"})  # fmt: skip
+
+    class Data:
+        def __init__(self, source: str):
+            self.source, self.train_receipts, self.train_windows = source, [receipt], []
+
+    class Trainer:
+        def __init__(self, source: str):
+            self.datamodule = Data(source)
+
+    def module(source: str) -> ReceiptTokenClassifier:
+        m = ReceiptTokenClassifier(["O", "B-company", "I-company"], tiny, MINILM)
+        m.trainer = Trainer(source)
+        m.setup("fit")
+        return m
+
+    scans, lines = module("images"), module("sroie")
+    assert scans.lexicon.ocr_text and not lines.lexicon.ocr_text
+    checkpoint: dict = {}
+    scans.on_save_checkpoint(checkpoint)
+    resumed = module("images")
+    resumed.lexicon = None
+    resumed.on_load_checkpoint(checkpoint)
+    assert resumed.lexicon.ocr_text and resumed.lexicon.to_plain() == scans.lexicon.to_plain()
+
+
 def test_a_bad_training_image_is_an_error_naming_it(tmp_path, fake_engine):
     from receipt_lightning.data.images import ocr_receipts
 
