@@ -117,22 +117,38 @@ class TimeBudget(L.Callback):
             and self.recheck_steps
             and len(self._batch_times) >= self.recheck_steps
         ):
-            self._recheck(trainer, now)
+            self._recheck(trainer, now, self.decided_total)
             self._batch_times.clear()
 
     def _step_time_s(self, trainer: L.Trainer, times: list[float]) -> float:
         """Median seconds per optimizer step over ``times`` (seconds per batch)."""
         return statistics.median(times) * max(1, trainer.accumulate_grad_batches)
 
+    def _affordable(self, trainer: L.Trainer, now: float, limit: int, step_time_s: float) -> int:
+        """``affordable_total`` at this step, capped at ``limit``; rank 0's answer on every rank."""
+        total = affordable_total(
+            int(trainer.global_step),
+            limit,
+            step_time_s,
+            now - self.started,
+            self.minutes * 60,
+            self.reserve_s,
+        )
+        return int(trainer.strategy.broadcast(total, src=0))
+
+    def _stop_at(self, trainer: L.Trainer, total: int) -> bool:
+        """End the run at step ``total``, its learning rate decaying to 0 there; whether the
+        schedule could be retargeted."""
+        self.decided_total = total
+        trainer.fit_loop.epoch_loop.max_steps = total
+        return retarget_schedules(trainer, total)
+
     def _decide(self, trainer: L.Trainer, now: float) -> None:
         """The first projection, after ``probe_steps`` batches (the warm-up ones left out)."""
         step = int(trainer.global_step)
         planned = int(trainer.fit_loop.epoch_loop.max_steps)
         step_time_s = self._step_time_s(trainer, self._batch_times[WARMUP_STEPS:])
-        total = affordable_total(
-            step, planned, step_time_s, now - self.started, self.minutes * 60, self.reserve_s
-        )
-        total = int(trainer.strategy.broadcast(total, src=0))
+        total = self._affordable(trainer, now, planned, step_time_s)
         self.planned_total, self.decided_total = planned, total
         projected_end_s = now - self.started + (planned - step) * step_time_s + self.reserve_s
         if total >= planned:
@@ -141,8 +157,7 @@ class TimeBudget(L.Callback):
                 self.minutes, planned, step_time_s, projected_end_s,
             )  # fmt: skip
             return
-        retargeted = retarget_schedules(trainer, total)
-        trainer.fit_loop.epoch_loop.max_steps = total
+        retargeted = self._stop_at(trainer, total)
         log.warning(
             "time budget %.1f min: a step takes %.2f s here, so the %d planned steps would end after "
             "about %.0f s; stopping at step %d (%.0f%% of the plan)%s",
@@ -151,22 +166,14 @@ class TimeBudget(L.Callback):
             " (the learning-rate schedule is not a WarmupDecay and is left as it is)",
         )  # fmt: skip
 
-    def _recheck(self, trainer: L.Trainer, now: float) -> None:
-        """A later projection from the steps since the last one: shorten the run where it would
-        now end past the budget, never lengthen it."""
-        if self.minutes is None or self.decided_total is None:  # only called after a decision
-            return
-        step = int(trainer.global_step)
+    def _recheck(self, trainer: L.Trainer, now: float, before: int) -> None:
+        """A later projection from the steps since the last one: shorten the run (ending at step
+        ``before``) where it would now end past the budget, never lengthen it."""
         step_time_s = self._step_time_s(trainer, self._batch_times)
-        total = affordable_total(
-            step, self.decided_total, step_time_s, now - self.started, self.minutes * 60, self.reserve_s
-        )
-        total = int(trainer.strategy.broadcast(total, src=0))
-        if total >= self.decided_total:
+        total = self._affordable(trainer, now, before, step_time_s)
+        if total >= before:
             return
-        before, self.decided_total = self.decided_total, total
-        retargeted = retarget_schedules(trainer, total)
-        trainer.fit_loop.epoch_loop.max_steps = total
+        retargeted = self._stop_at(trainer, total)
         log.warning(
             "time budget %.1f min: steps now take %.2f s here, so ending at step %d would overrun; "
             "stopping at step %d instead (%.0f%% of the plan)%s",
