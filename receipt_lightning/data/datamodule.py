@@ -45,6 +45,7 @@ class ReceiptDataModule(L.LightningDataModule):
         num_workers: int = 0,
         ocr: dict | None = None,
         extra_train_source: str | None = None,
+        noisy_copies: int = 0,
     ) -> None:
         super().__init__()
         # Saved in checkpoints (plain values), so prediction windows receipts the same way.
@@ -72,6 +73,11 @@ class ReceiptDataModule(L.LightningDataModule):
         # source's, e.g. SROIE's OCR lines beside the same receipts' OCR'd scans; validation
         # reads the main source only.
         self.extra_train_source = extra_train_source
+        # Copies of every training receipt read again with OCR-like noise (data/augment.py),
+        # added to the training set: 1 doubles the steps per epoch.
+        if not isinstance(noisy_copies, int) or isinstance(noisy_copies, bool) or noisy_copies < 0:
+            raise ValueError(f"data.noisy_copies must be an integer >= 0, got {noisy_copies!r}")
+        self.noisy_copies = noisy_copies
         self.train_receipts: list[Receipt] = []
         self.val_receipts: list[Receipt] = []
         self.train_windows: list[Window] = []
@@ -86,6 +92,12 @@ class ReceiptDataModule(L.LightningDataModule):
             receipts += extra
         if self.max_samples is not None and split == "train":
             receipts = receipts[: self.max_samples]
+        if split == "train" and self.noisy_copies:
+            from receipt_lightning.data.augment import noisy_copy
+
+            receipts += [
+                noisy_copy(r, k, self.seed) for k in range(1, self.noisy_copies + 1) for r in receipts
+            ]
         for r in receipts:
             check_labels(r, self.label_list)
         return receipts
