@@ -99,3 +99,15 @@ def test_the_datamodule_adds_noisy_copies_to_training_only():
     assert noisy.steps_per_epoch() >= 3 * plain.steps_per_epoch() - 2
     with pytest.raises(ValueError, match="noisy_copies"):
         ReceiptDataModule(tokenizer, source="synthetic", fields=SROIE_FIELDS, noisy_copies=-1)
+
+
+def test_the_sroie_recipe_reads_each_receipt_twice_in_the_same_steps():
+    """+experiment=sroie: one noisy copy per receipt and half the epochs (the steps of 12 epochs
+    over the receipts alone); sroie_images, whose second reading is the scans, has none."""
+    from receipt_lightning.configs import compose
+
+    cfg = compose(["+experiment=sroie", "data.root=/data"], hydra_config=False)
+    assert cfg.data.noisy_copies == 1 and cfg.trainer.max_epochs == 6
+    assert cfg.trainer.check_val_every_n_epoch == 6
+    images = compose(["+experiment=sroie_images", "data.root=/data"], hydra_config=False)
+    assert images.data.noisy_copies == 0 and images.trainer.max_epochs == 6

@@ -554,6 +554,7 @@ def test_sroie_images_experiment_composes():
     # SROIE's lines of the same receipts beside the scans, two models of half the sroie
     # experiment's epochs: twice the receipts in the same steps (chosen by cross-validation).
     assert cfg.data.extra_train_source == "sroie" and cfg.model.ensemble_size == 2
+    assert cfg.data.noisy_copies == 0  # the scans are its second reading (+experiment=sroie: 1)
     assert cfg.trainer.max_epochs == 6 and cfg.trainer.check_val_every_n_epoch == 6
     assert cfg.data.ocr.split_glued is True
     assert Path(cfg.data.root) == Path("/data")
