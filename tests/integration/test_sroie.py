@@ -19,8 +19,9 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.sroie]
 
-# 24 training receipts (and their 24 noisy copies, data.noisy_copies=1), 6-7 optimiser steps, validation on the 100 fixed validation receipts: the
-# point is the plumbing on real data, not the figure (docs/sroie.md has the full run).
+# 24 training receipts (and their 24 noisy copies, data.noisy_copies=1), 6-7 optimiser steps,
+# validation on the 100 fixed validation receipts: the point is the plumbing on real data, not
+# the figure (docs/sroie.md has the full run).
 SHORT = [
     "data.val_fraction=0.2",  # the fixed validation split (the shipped recipe is a final fit on all)
     "data.max_samples=24",
