@@ -186,6 +186,13 @@ def test_lexicon_rewrites_to_the_typists_spelling_and_leaves_one_out():
     garbled = long_key.replace("KAWASAN", "KWANSAN").replace("BALAKONG", "BLANKONG")
     assert lex.snap("address", garbled) == garbled
     assert lex.snap("address", "NO 12, JALAN BESAR, IPOH") == "NO 12, JALAN BESAR, IPOH"
+    # A shorter name (28 letters: 0.56 edits by the per-character budget) may still differ by one
+    # misread letter, never by two.
+    name = "GERBANG ALAF RESTAURANTS SDN BHD"
+    names = FieldLexicon.from_keys([{"company": name}])
+    assert names.snap("company", "GERPANG ALAF RESTAURANTS SDN BHD") == name
+    assert names.snap("company", "GERPANG ALAF RESTAURANT5 SDN BHD") == "GERPANG ALAF RESTAURANT5 SDN BHD"
+    assert names.snap("company", "ACME CO") == "ACME CO"  # under 12 letters: no fuzzy snap
     only = FieldLexicon.from_keys([{"company": "ACME CO."}])
     assert only.snap("company", "ACME CO", exclude={"company": "ACME CO."}) == "ACME CO"
     r = receipt_of([["ACME", "CO"]])
