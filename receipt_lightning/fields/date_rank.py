@@ -16,6 +16,8 @@ more predicted); the labelling bound is unchanged (497 of 501).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from receipt_lightning.fields.normalize import DATE_PATTERN, extract_date, join_words
@@ -26,6 +28,9 @@ from receipt_lightning.receipt import Receipt
 MAX_DATE_WORDS = 3
 # Least mean P(date) of a date filled in where the tagger read none.
 FILL_MIN_PROB = 0.0
+# A line that prints a card's expiry ("CARD EXPIRY : 31/05/18") holds no date of the purchase:
+# three of the 501 shared receipts print one, and no key holds its date.
+EXPIRY_LINE = re.compile(r"\bEXP(?:IRY|IRES?|\.?\s*DATE)?\b", re.IGNORECASE)
 
 
 def date_candidates(receipt: Receipt) -> list[tuple[int, int]]:
@@ -39,6 +44,8 @@ def date_candidates(receipt: Receipt) -> list[tuple[int, int]]:
     )
     found = []
     for run_start, run_end in runs:
+        if EXPIRY_LINE.search(join_words(words[run_start:run_end])):
+            continue
         for start in range(run_start, run_end):
             for end in range(start + 1, min(run_end, start + MAX_DATE_WORDS) + 1):
                 text = join_words(words[start:end])
@@ -55,10 +62,13 @@ def date_candidates(receipt: Receipt) -> list[tuple[int, int]]:
 def complete_date(
     receipt: Receipt, field_prob: np.ndarray, span: tuple[int, int] | None
 ) -> tuple[int, int] | None:
-    """``span`` when its text is a whole date; else the receipt's most probable whole date (see
-    the module docstring), or ``span`` unchanged when the receipt prints none."""
-    if span is not None and DATE_PATTERN.fullmatch(
-        extract_date(join_words(receipt.words[span[0] : span[1]]))
+    """``span`` when its text is a whole date not on a card's expiry line; else the receipt's most
+    probable whole date (see the module docstring), or ``span`` unchanged when the receipt prints
+    none."""
+    if (
+        span is not None
+        and DATE_PATTERN.fullmatch(extract_date(join_words(receipt.words[span[0] : span[1]])))
+        and not _on_expiry_line(receipt, span)
     ):
         return span
     best, best_score = None, -1.0
@@ -69,3 +79,12 @@ def complete_date(
     if best is None or (span is None and best_score < FILL_MIN_PROB):
         return span
     return best
+
+
+def _on_expiry_line(receipt: Receipt, span: tuple[int, int]) -> bool:
+    """Whether the OCR line of ``span``'s first word prints a card's expiry (``EXPIRY_LINE``)."""
+    if receipt.line_ids is None:
+        return False
+    line = receipt.line_ids[span[0]]
+    words = [w for w, k in zip(receipt.words, receipt.line_ids, strict=True) if k == line]
+    return bool(EXPIRY_LINE.search(join_words(words)))

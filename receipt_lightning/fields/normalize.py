@@ -57,6 +57,12 @@ _ADDRESS_PHONE = re.compile(
 # "(728384-M)", "(1234567-X" (bracket lost in OCR), "( 482123-U )": digits first, then digits,
 # dashes, letters.
 _REGISTRATION_NO = re.compile(r"\s*\(\s*\d[\dA-Z\-]*\s*\)?\s*$")
+# What a company span takes in on the name's own line that no key holds: none of the 501 shared
+# SROIE company keys starts with "#" ("#000002 BAIFU (M) SDN BHD": a till number) or holds a
+# registration number without brackets ("KING'S CONFECTIONERY S/B 273500-U (KSB)", a business's
+# "PERNIAGAAN ZHENG HUI JM0325955-V"), so the name starts after the one and ends before the other.
+_COMPANY_LEAD = re.compile(r"^#\d+\s+(?=\S)")
+_COMPANY_TAIL = re.compile(r"\s+\(?[A-Z]{0,3}\d{4,10}-[A-Z]\b.*$")
 
 # The words that end a company's legal name ("... SDN BHD", "... SDN. BHD.", "... ENTERPRISE"):
 # the name a SROIE key holds, where a receipt prints a brand or branch line above it.
@@ -101,7 +107,8 @@ def field_text(field: str, words: Sequence[str]) -> str:
     """The key string for ``field`` from the words of its span, in reading order."""
     text = join_words(words)
     if field == "company":
-        return _REGISTRATION_NO.sub("", clean_multiline(text))
+        text = _REGISTRATION_NO.sub("", clean_multiline(text))
+        return _COMPANY_TAIL.sub("", _COMPANY_LEAD.sub("", text))
     if field == "address":
         text = _ADDRESS_PHONE.sub("", _LEADING_REGISTRATION_NO.sub("", clean_multiline(text)))
         return _GLUED_POSTCODE.sub(r"\1 ", text)

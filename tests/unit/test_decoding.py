@@ -82,6 +82,19 @@ def test_company_drops_a_bracketed_registration_number():
     assert field_text("company", ["AEON", "CO.", "(M)", "BHD"]) == "AEON CO. (M) BHD"
 
 
+def test_company_drops_a_till_number_before_and_a_bare_registration_number_after():
+    # Both printed on the name's own OCR line; no SROIE company key holds either.
+    assert field_text("company", ["#000002", "BAIFU", "(M)", "SDN", "BHD"]) == "BAIFU (M) SDN BHD"
+    words = ["KING'S", "CONFECTIONERY", "S/B", "273500-U", "(KSB)"]
+    assert field_text("company", words) == "KING'S CONFECTIONERY S/B"
+    assert field_text("company", ["PERNIAGAAN", "ZHENG", "HUI", "JM0325955-V"]) == "PERNIAGAAN ZHENG HUI"
+    # A name that starts with digits, a "#" inside, a number that is no registration: kept.
+    assert field_text("company", ["99", "SPEED", "MART", "S/B"]) == "99 SPEED MART S/B"
+    assert field_text("company", ["KEDAI", "#1", "SDN", "BHD"]) == "KEDAI #1 SDN BHD"
+    assert field_text("company", ["7-ELEVEN", "MALAYSIA", "SDN", "BHD"]) == "7-ELEVEN MALAYSIA SDN BHD"
+    assert field_text("company", ["#", "1", "CAFE"]) == "# 1 CAFE"
+
+
 def test_single_most_confident_total_and_date_spans():
     r = receipt_of([["SUBTOTAL", "8.00"], ["TOTAL", "RM9.00"], ["DATE:25/12/2018", "8:13"], ["01/01/2019"]])
     tags = ["O", "B-total", "O", "B-total", "B-date", "O", "B-date"]
@@ -310,6 +323,21 @@ def test_a_subtotal_before_tax_gives_way_to_the_total_with_it_when_the_receipt_p
     assert decode_fields(r, probs_for(["O", "B-total", "O", "O"]), LABELS) == {"total": "141.50"}
 
 
+def test_the_amount_paid_including_gst_is_a_total_though_its_label_says_paid():
+    """Seen out of fold (two receipts of one chain): "AMT PAID INCL. GST : RM78.30" under "AMT PAID
+    EXCL. GST : RM 73.87"; "PAID" alone marks a payment line (cash, card)."""
+    r = receipt_of(
+        [["AMT", "PAID", "INCL.", "GST", ":", "RM78.30"], ["AMT", "PAID", "EXCL.", "GST", ":", "RM", "73.87"]]
+    )
+    tags = ["O"] * 5 + ["B-total"] + ["O"] * 5 + ["B-total", "I-total"]
+    probs = probs_for(tags, [0.9] * 5 + [0.3] + [0.9] * 5 + [0.6, 0.6])
+    assert decode_fields(r, probs, LABELS) == {"total": "RM78.30"}
+    r = receipt_of([["PAID", "BY", "CARD", ":", "RM78.30"], ["AMT", "PAID", "EXCL.", "GST", ":", "RM", "73.87"]])
+    tags = ["O"] * 4 + ["B-total"] + ["O"] * 5 + ["B-total", "I-total"]
+    probs = probs_for(tags, [0.9] * 4 + [0.3] + [0.9] * 5 + [0.6, 0.6])
+    assert decode_fields(r, probs, LABELS) == {"total": "RM 73.87"}
+
+
 def test_rounding_to_5_sen_is_to_the_nearest():
     from receipt_lightning.fields.total_rank import rounded_cents
 
@@ -382,7 +410,7 @@ def test_a_known_company_spelling_that_holds_its_brand_line_is_not_cut():
 
 
 def test_a_date_read_in_part_is_completed_from_the_whole_dates_the_receipt_prints():
-    r = receipt_of([["DATE:", "28", "MAR", "18", "14:02"], ["EXPIRY", "01/01/2030"]])
+    r = receipt_of([["DATE:", "28", "MAR", "18", "14:02"], ["VALID", "01/01/2030"]])
     tags = ["O", "B-date", "I-date", "O", "O", "O", "O"]
     probs = probs_for(tags, [0.9] * 7)
     probs[3] = probs_for(["I-date"], [0.3])[0]  # "18": 0.3 date, 0.7 "O"
@@ -391,3 +419,18 @@ def test_a_date_read_in_part_is_completed_from_the_whole_dates_the_receipt_print
     # A whole date read is kept, even when another is likelier word by word.
     tags = ["O", "O", "O", "O", "O", "O", "B-date"]
     assert decode_fields(r, probs_for(tags, [0.9] * 6 + [0.6]), LABELS) == {"date": "01/01/2030"}
+
+
+def test_a_card_expiry_date_gives_way_to_the_receipts_own_date():
+    r = receipt_of([["05/03/18", "15:02"], ["CARD", "EXPIRY", ":", "31/05/18"], ["TOTAL", "9.00"]])
+    tags = ["B-date", "O", "O", "O", "O", "B-date", "O", "B-total"]
+    # The model is surer of the expiry date (0.9) than of the purchase date (0.4).
+    probs = probs_for(tags, [0.4, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9])
+    assert decode_fields(r, probs, LABELS)["date"] == "05/03/18"
+    # A receipt whose only date is an expiry keeps what the model read: nothing better is printed.
+    r2 = receipt_of([["CARD", "EXP", "DATE", "31/05/18"], ["TOTAL", "9.00"]])
+    probs2 = probs_for(["O", "O", "O", "B-date", "O", "B-total"])
+    assert decode_fields(r2, probs2, LABELS)["date"] == "31/05/18"
+    # Without the expiry label the surer date wins, as before.
+    r.words[3] = "DUE"
+    assert decode_fields(r, probs, LABELS)["date"] == "31/05/18"
