@@ -19,7 +19,9 @@ CURRENCY_WORD = re.compile(r"^(RM|\$|MYR)$", re.IGNORECASE)
 # ``label_text``) upper-cased with spaces removed ("SUB TOTAL" -> "SUBTOTAL"). Strong words win over
 # the negative ones ("TOTAL AFTER ADJ INCL GST", "AMOUNT TO BE PAID"). "TOTAL 0% SUPPLIES" is the
 # zero-rated part of a GST receipt: the total only when nothing was taxed, and then it is printed
-# again on the TOTAL PAYABLE line, which is labelled.
+# again on the TOTAL PAYABLE line, which is labelled. "AMT PAID INCL. GST" is the amount the
+# customer paid, tax included (two receipts of 501, both keys; "PAID" alone is a payment line):
+# out of fold +2 totals, none lost (2026-12-02).
 STRONG_TOTAL_WORDS = (
     "GRANDTOTAL", "NETTTOTAL", "NETTOTAL", "ROUNDEDTOTAL", "TOTALAFTER", "AMOUNTDUE", "AMTDUE",
     "TOBEPAID", "NETAMT", "TOTALINCL", "TOTALSALES", "TOTALPAYABLE", "TOTALAMOUNT", "ROUNDDTOTAL",
