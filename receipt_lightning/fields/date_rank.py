@@ -22,6 +22,7 @@ none lost; the labelling bound is unchanged.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -49,7 +50,7 @@ def date_candidates(receipt: Receipt) -> list[tuple[int, int]]:
     )
     found = []
     for run_start, run_end in runs:
-        if EXPIRY_LINE.search(join_words(words[run_start:run_end])):
+        if prints_expiry(words[run_start:run_end]):
             continue
         for start in range(run_start, run_end):
             for end in range(start + 1, min(run_end, start + MAX_DATE_WORDS) + 1):
@@ -86,10 +87,14 @@ def complete_date(
     return best
 
 
+def prints_expiry(line_words: Sequence[str]) -> bool:
+    """Whether the words of one OCR line print a card's expiry (``EXPIRY_LINE``)."""
+    return bool(EXPIRY_LINE.search(join_words(line_words)))
+
+
 def _on_expiry_line(receipt: Receipt, span: tuple[int, int]) -> bool:
-    """Whether the OCR line of ``span``'s first word prints a card's expiry (``EXPIRY_LINE``)."""
+    """Whether the OCR line of ``span``'s first word prints a card's expiry."""
     if receipt.line_ids is None:
         return False
-    line = receipt.line_ids[span[0]]
-    words = [w for w, k in zip(receipt.words, receipt.line_ids, strict=True) if k == line]
-    return bool(EXPIRY_LINE.search(join_words(words)))
+    start, end = next((a, b) for a, b in line_runs(receipt.line_ids) if a <= span[0] < b)
+    return prints_expiry(receipt.words[start:end])
