@@ -62,8 +62,10 @@ _REGISTRATION_NO = re.compile(r"\s*\(\s*\d[\dA-Z\-]*\s*\)?\s*$")
 # registration number without brackets ("KING'S CONFECTIONERY S/B 273500-U (KSB)", a business's
 # "PERNIAGAAN ZHENG HUI JM0325955-V"), so the name starts after the one and ends before the other.
 # Out of fold over all 501 receipts (five one-model folds, 2026-12-02): +3 companies, none lost;
-# the labelling bound is unchanged.
-_COMPANY_LEAD = re.compile(r"^#\d+\s+(?=\S)")
+# the labelling bound is unchanged. Nor does a key hold an owner label glued to its colon ("OWN
+# BY: CHEF LEE SDN BHD", "DIMILIKI: BANH MI CAFE SDN BHD"; a key keeps "DIMILIKI OLEH ..." where
+# the print has no such colon).
+_COMPANY_LEAD = re.compile(r"^(?:#\d+|(?:OWNE?D? BY|DIMILIKI):)\s+(?=\S)")
 _COMPANY_TAIL = re.compile(r"\s+\(?[A-Z]{0,3}\d{4,10}-[A-Z]\b.*$")
 
 # The words that end a company's legal name ("... SDN BHD", "... SDN. BHD.", "... ENTERPRISE"):

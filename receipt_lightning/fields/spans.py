@@ -25,6 +25,12 @@ LINE_MIN_PROB = 0.05
 # BEAN", "CO. (M) SDN BHD" under "POPULAR BOOK" are the second halves of one name.
 LEGAL_NAME_MIN_WORDS = 2
 CONTINUES_NAME = re.compile(r"&|AND|CO\.?|\(M\)", re.IGNORECASE)
+# A company span holding a legal form wins over a more probable one holding none when its
+# probability mass is at least this share of the other's.
+LEGAL_SPAN_MIN_SHARE = 0.5
+# A company span holding a legal form takes in the rest of its first line whatever its words'
+# probability (True), or only from ``LINE_MIN_PROB`` on as any span does (False).
+LEGAL_SPAN_WHOLE_FIRST_LINE = True
 
 
 def field_spans(tags: Sequence[str], field: str) -> list[tuple[int, int]]:
@@ -146,3 +152,37 @@ def legal_name_lines(
     if legal[0] > 0 and len(name_words) >= LEGAL_NAME_MIN_WORDS and not continues:
         start = first_start
     return start, lines[legal[-1]][1]
+
+
+def prefer_legal_span(
+    spans: Sequence[tuple[int, int]], best: tuple[int, int], field_prob: np.ndarray, words: Sequence[str]
+) -> tuple[int, int]:
+    """``best``, or, when it holds no ``LEGAL_SUFFIX``, the most probable span that holds one with
+    at least ``LEGAL_SPAN_MIN_SHARE`` of its probability mass: a brand line the model reads with
+    more confidence than the legal name a few lines below ("OLD TOWN WHITE COFFE" over "OLD TOWN
+    KOPITIAM SDN BHD")."""
+
+    def mass(span: tuple[int, int]) -> float:
+        return float(field_prob[span[0] : span[1]].sum())
+
+    def legal(span: tuple[int, int]) -> bool:
+        return bool(LEGAL_SUFFIX.search(" ".join(words[span[0] : span[1]])))
+
+    if legal(best):
+        return best
+    others = [s for s in spans if legal(s) and mass(s) >= LEGAL_SPAN_MIN_SHARE * mass(best)]
+    return max(others, key=mass) if others else best
+
+
+def whole_first_line(
+    span: tuple[int, int], line_ids: Sequence[int] | None, words: Sequence[str]
+) -> tuple[int, int]:
+    """A company span that holds a ``LEGAL_SUFFIX`` widened to the start of its first OCR line, or
+    to just after a label ending in a colon on it ("OWN BY:", "DIMILIKI:"): a legal name is
+    printed on whole lines ("NANDO'S CHICKENLAND MALAYSIA" | "SDN BHD" read from "MALAYSIA")."""
+    start, end = span
+    if line_ids is None or not LEGAL_SPAN_WHOLE_FIRST_LINE or not LEGAL_SUFFIX.search(" ".join(words[start:end])):
+        return span
+    while start > 0 and line_ids[start - 1] == line_ids[span[0]] and not words[start - 1].endswith(":"):
+        start -= 1
+    return start, end

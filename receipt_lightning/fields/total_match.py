@@ -68,18 +68,34 @@ def label_text(receipt: Receipt, index: int) -> str:
     return text
 
 
-def row_score(receipt: Receipt, index: int) -> int:
-    """+1 for a total's label, -1 for a subtotal/cash/change/tax/item one, 0 for neither."""
-    text = label_text(receipt, index)
+def label_score(text: str) -> int:
+    """+1 for a total's label text (``label_text``), -1 for a subtotal/cash/change/tax/item one,
+    0 for neither."""
     if "SUB" not in text and any(w in text for w in STRONG_TOTAL_WORDS):
         return 1
     if any(w in text for w in NOT_TOTAL_WORDS):
         return -1
-    if ("GST" in text or "TAX" in text) and "INC" not in text:
-        return -1  # "TOTAL GST": the tax, not the total
+    if is_tax_label(text):
+        return -1
     if any(w in text for w in TOTAL_WORDS):
         return 1
     return 0
+
+
+def is_tax_label(text: str) -> bool:
+    """Whether label text marks the tax itself ("TOTAL GST", "6% GST"), not a total with tax
+    ("TOTAL INCL. GST") nor an amount before it ("AMT EXCL. GST", a ``NOT_TOTAL_WORDS`` line)."""
+    return (
+        ("GST" in text or "TAX" in text)
+        and "INC" not in text
+        and not any(w in text for w in NOT_TOTAL_WORDS)
+        and not ("SUB" not in text and any(w in text for w in STRONG_TOTAL_WORDS))
+    )
+
+
+def row_score(receipt: Receipt, index: int) -> int:
+    """``label_score`` of word ``index``'s label (``label_text``)."""
+    return label_score(label_text(receipt, index))
 
 
 def total_candidates(receipt: Receipt, value: str, taken: Sequence[str]) -> list[tuple[int, int]]:

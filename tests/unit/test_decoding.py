@@ -95,6 +95,17 @@ def test_company_drops_a_till_number_before_and_a_bare_registration_number_after
     assert field_text("company", ["#", "1", "CAFE"]) == "# 1 CAFE"
 
 
+def test_company_drops_an_owner_label_glued_to_its_colon():
+    """Keys drop "OWN BY:" and "DIMILIKI:" before a legal name; "DIMILIKI OLEH" without a colon
+    of its own is kept, as the keys keep it."""
+    assert field_text("company", ["OWN", "BY:", "CHEF", "LEE", "SDN", "BHD"]) == "CHEF LEE SDN BHD"
+    assert field_text("company", ["DIMILIKI:", "BANH", "MI", "CAFE", "SDN", "BHD"]) == "BANH MI CAFE SDN BHD"
+    assert field_text("company", ["OWNED", "BY:", "ACME", "SDN", "BHD"]) == "ACME SDN BHD"
+    words = ["DIMILIKI", "OLEH", "T", "PLUS", "F&B", "SDN.", "BHD."]
+    assert field_text("company", words) == "DIMILIKI OLEH T PLUS F&B SDN. BHD."
+    assert field_text("company", ["32", "PUB", "OWN", "BY", "CNU", "TRADING"]) == "32 PUB OWN BY CNU TRADING"
+
+
 def test_single_most_confident_total_and_date_spans():
     r = receipt_of([["SUBTOTAL", "8.00"], ["TOTAL", "RM9.00"], ["DATE:25/12/2018", "8:13"], ["01/01/2019"]])
     tags = ["O", "B-total", "O", "B-total", "B-date", "O", "B-date"]
@@ -434,3 +445,80 @@ def test_a_card_expiry_date_gives_way_to_the_receipts_own_date():
     # Without the expiry label the surer date wins, as before.
     r.words[3] = "DUE"
     assert decode_fields(r, probs, LABELS)["date"] == "31/05/18"
+
+
+def test_cash_tendered_gives_way_to_itself_less_the_change_when_the_receipt_prints_that():
+    """Seen out of fold: a parking ticket's "ACCEPTED TOTAL 10.00" (the note put in) read as the
+    total, above "CHANGE 5.00", where "AMOUNT INCL. GST 5.00" is the key's total."""
+    r = receipt_of([["AMOUNT", "INCL.", "GST", "5.00"], ["ACCEPTED", "TOTAL", "10.00"], ["CHANGE", "5.00"]])
+    tags = ["O"] * 3 + ["B-total"] + ["O", "O", "B-total", "O", "O"]
+    probs = probs_for(tags, [0.9] * 3 + [0.2] + [0.9, 0.9, 0.9, 0.9, 0.9])
+    assert decode_fields(r, probs, LABELS) == {"total": "5.00"}
+    r = receipt_of([["TOTAL", "53.60"], ["CASH", "100.00"], ["CHANGE", "46.40"]])
+    tags = ["O", "O", "O", "B-total", "O", "O"]
+    assert decode_fields(r, probs_for(tags), LABELS) == {"total": "53.60"}
+    # The chosen amount on a total line stays, though it less the change happens to be printed
+    # (an item at 7.20 on a receipt of 53.60 with 46.40 change).
+    r = receipt_of([["ITEM", "7.20"], ["TOTAL", "53.60"], ["CASH", "100.00"], ["CHANGE", "46.40"]])
+    tags = ["O", "O", "O", "B-total", "O", "O", "O", "O"]
+    assert decode_fields(r, probs_for(tags), LABELS) == {"total": "53.60"}
+    # No change printed, or nothing printed at the difference: the model's choice stays.
+    r = receipt_of([["TOTAL", "5.00"], ["CASH", "10.00"]])
+    assert decode_fields(r, probs_for(["O", "O", "O", "B-total"]), LABELS) == {"total": "10.00"}
+    r = receipt_of([["TOTAL", "6.00"], ["CASH", "10.00"], ["CHANGE", "5.00"]])
+    assert decode_fields(r, probs_for(["O", "O", "O", "B-total", "O", "O"]), LABELS) == {"total": "10.00"}
+
+
+def test_a_company_holding_a_legal_form_wins_over_a_surer_brand_line():
+    """Seen out of fold: "OLD TOWN WHITE COFFE" read surer than "KOPITIAM SDN BHD" on the line
+    below, whose first words the model left out; the key holds the legal name, whole."""
+    r = receipt_of([["OLD", "TOWN", "WHITE", "COFFE"], ["OLD", "TOWN", "KOPITIAM", "SDN", "BHD"], ["NO", "5"]])
+    tags = ["B-company", "I-company", "I-company", "I-company", "O", "O", "I-company", "I-company", "I-company", "O", "O"]
+    conf = [0.9, 0.9, 0.9, 0.9, 0.6, 0.9, 0.8, 0.9, 0.9, 0.9, 0.9]
+    assert decode_fields(r, probs_for(tags, conf), LABELS)["company"] == "OLD TOWN KOPITIAM SDN BHD"
+    # Under half the brand line's mass, the legal-form span does not win.
+    tags = ["B-company", "I-company", "I-company", "I-company", "O", "O", "O", "O", "I-company", "O", "O"]
+    assert decode_fields(r, probs_for(tags, conf), LABELS)["company"] == "OLD TOWN WHITE COFFE"
+
+
+def test_a_company_holding_a_legal_form_takes_its_whole_first_line_up_to_an_owner_label():
+    """Seen out of fold: "NANDO'S CHICKENLAND MALAYSIA" | "SDN BHD" read from "MALAYSIA" on, the
+    first words leaning to the address; an owner label ("OWN BY:") is never taken in."""
+    r = receipt_of([["NANDO'S", "CHICKENLAND", "MALAYSIA"], ["SDN", "BHD"], ["NO", "1"]])
+    tags = ["O", "I-address", "I-company", "I-company", "I-company", "B-address", "I-address"]
+    assert decode_fields(r, probs_for(tags), LABELS)["company"] == "NANDO'S CHICKENLAND MALAYSIA SDN BHD"
+    r = receipt_of([["OWN", "BY:", "CHEF", "LEE", "SDN", "BHD"], ["NO", "1"]])
+    tags = ["O", "O", "O", "I-company", "I-company", "I-company", "B-address", "I-address"]
+    assert decode_fields(r, probs_for(tags), LABELS)["company"] == "CHEF LEE SDN BHD"
+    # A span without a legal form keeps to its words' probabilities.
+    r = receipt_of([["NANDO'S", "PERI", "CHICKEN"], ["NO", "1"]])
+    tags = ["O", "B-company", "I-company", "B-address", "I-address"]
+    assert decode_fields(r, probs_for(tags), LABELS)["company"] == "PERI CHICKEN"
+
+
+def test_an_amount_on_a_tax_line_is_no_total_however_sure_the_model_is():
+    """Seen out of fold: "TOTAL GST : 5.76" and "6% GST 0.07" read as the total (with 0.9 where the
+    total line got 0.01); "AMT EXCL. GST" is an amount before tax, ranked as any non-total line."""
+    r = receipt_of(
+        [["SUBTOTAL", "96.00"], ["TOTAL", "GST", ":", "5.76"], ["TOTAL", "SALES", "(INCL", "GST)", "101.76"],
+         ["CASH", "150.00"]]
+    )  # fmt: skip
+    tags = ["O", "O", "O", "O", "O", "B-total", "O", "O", "O", "O", "O", "O", "O"]
+    conf = [0.9] * 5 + [0.9] + [0.9] * 4 + [0.99] + [0.9, 0.9]
+    probs = probs_for(tags, conf)
+    probs[10, LABELS.index("B-total")] = 0.01
+    assert decode_fields(r, probs, LABELS) == {"total": "101.76"}
+    from receipt_lightning.fields.total_match import is_tax_label
+
+    assert is_tax_label("TOTALGST:") and is_tax_label("6%GST")
+    assert not is_tax_label("TOTALSALES(INCLGST)") and not is_tax_label("AMTPAIDEXCL.GST:")
+    assert not is_tax_label("TOTAL") and not is_tax_label("GRANDTOTALAFTERTAX")
+
+
+def test_an_amount_of_zero_is_never_the_total():
+    """Seen out of fold: "ROUNDING ADJ. RM0.00" read as the total; no key holds a zero total."""
+    r = receipt_of([["SUB", "TOTAL", "RM40.00"], ["ROUNDING", "ADJ.", "RM0.00"], ["TOTAL", "RM40.00"]])
+    tags = ["O", "O", "O", "O", "O", "B-total", "O", "O"]
+    assert decode_fields(r, probs_for(tags), LABELS) == {"total": "RM40.00"}
+    r = receipt_of([["TOTAL", "0.00"]])
+    assert decode_fields(r, probs_for(["O", "B-total"]), LABELS) == {}
