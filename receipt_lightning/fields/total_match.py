@@ -73,24 +73,23 @@ def label_score(text: str) -> int:
     0 for neither."""
     if "SUB" not in text and any(w in text for w in STRONG_TOTAL_WORDS):
         return 1
-    if any(w in text for w in NOT_TOTAL_WORDS):
-        return -1
-    if is_tax_label(text):
+    if any(w in text for w in NOT_TOTAL_WORDS) or _names_tax(text):
         return -1
     if any(w in text for w in TOTAL_WORDS):
         return 1
     return 0
 
 
+def _names_tax(text: str) -> bool:
+    """Whether label text names a tax ("TOTAL GST", "6% GST"), not one included ("INCL. GST")."""
+    return ("GST" in text or "TAX" in text) and "INC" not in text
+
+
 def is_tax_label(text: str) -> bool:
-    """Whether label text marks the tax itself ("TOTAL GST", "6% GST"), not a total with tax
-    ("TOTAL INCL. GST") nor an amount before it ("AMT EXCL. GST", a ``NOT_TOTAL_WORDS`` line)."""
-    return (
-        ("GST" in text or "TAX" in text)
-        and "INC" not in text
-        and not any(w in text for w in NOT_TOTAL_WORDS)
-        and not ("SUB" not in text and any(w in text for w in STRONG_TOTAL_WORDS))
-    )
+    """Whether label text marks the tax itself ("TOTAL GST", "6% GST"): a ``label_score`` of -1
+    for naming a tax, not for a ``NOT_TOTAL_WORDS`` word ("AMT EXCL. GST" is the amount before
+    it)."""
+    return label_score(text) < 0 and _names_tax(text) and not any(w in text for w in NOT_TOTAL_WORDS)
 
 
 def row_score(receipt: Receipt, index: int) -> int:
