@@ -178,11 +178,17 @@ def whole_first_line(
     span: tuple[int, int], line_ids: Sequence[int] | None, words: Sequence[str]
 ) -> tuple[int, int]:
     """A company span that holds a ``LEGAL_SUFFIX`` widened to the start of its first OCR line, or
-    to just after a label ending in a colon on it ("OWN BY:", "DIMILIKI:"): a legal name is
-    printed on whole lines ("NANDO'S CHICKENLAND MALAYSIA" | "SDN BHD" read from "MALAYSIA")."""
+    to just after a label ending in a colon on it ("OWN BY:", "DIMILIKI:"), and a span of legal-form
+    words alone to the start of the line above: a legal name is printed on whole lines
+    ("NANDO'S CHICKENLAND MALAYSIA" | "SDN BHD" read from "MALAYSIA", or as "SDN BHD" alone)."""
     start, end = span
     if line_ids is None or not LEGAL_SPAN_WHOLE_FIRST_LINE or not LEGAL_SUFFIX.search(" ".join(words[start:end])):
         return span
     while start > 0 and line_ids[start - 1] == line_ids[span[0]] and not words[start - 1].endswith(":"):
         start -= 1
+    if start == span[0] and start > 0 and all(LEGAL_SUFFIX.fullmatch(w) for w in words[start:end]):
+        # A legal form alone ("SDN BHD" on a line of its own) is no name: the line above is.
+        start -= 1
+        while start > 0 and line_ids[start - 1] == line_ids[start]:
+            start -= 1
     return start, end

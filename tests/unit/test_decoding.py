@@ -490,6 +490,10 @@ def test_a_company_holding_a_legal_form_takes_its_whole_first_line_up_to_an_owne
     r = receipt_of([["OWN", "BY:", "CHEF", "LEE", "SDN", "BHD"], ["NO", "1"]])
     tags = ["O", "O", "O", "I-company", "I-company", "I-company", "B-address", "I-address"]
     assert decode_fields(r, probs_for(tags), LABELS)["company"] == "CHEF LEE SDN BHD"
+    # A legal form read alone on its line takes the line above: that is the name.
+    r = receipt_of([["NANDO'S", "CHICKENLAND", "MALAYSIA"], ["SDN", "BHD"], ["NO", "1"]])
+    tags = ["O", "I-address", "O", "B-company", "I-company", "B-address", "I-address"]
+    assert decode_fields(r, probs_for(tags), LABELS)["company"] == "NANDO'S CHICKENLAND MALAYSIA SDN BHD"
     # A span without a legal form keeps to its words' probabilities.
     r = receipt_of([["NANDO'S", "PERI", "CHICKEN"], ["NO", "1"]])
     tags = ["O", "B-company", "I-company", "B-address", "I-address"]
