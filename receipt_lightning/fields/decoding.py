@@ -197,7 +197,6 @@ def decode_field_spans(
             best = complete_lines(best, field_prob, receipt.line_ids)
         if field == COMPANY_FIELD:
             best = whole_first_line(best, receipt.line_ids, receipt.words)
-        if field == COMPANY_FIELD:
             best = _legal_name(receipt, best, lexicon, exclude)
         text = field_text(field, receipt.words[best[0] : best[1]])
         if lexicon is not None:

@@ -158,6 +158,11 @@ def _span_cents(span: tuple[int, int] | None, amounts: list[float | None]) -> in
     return round(held[-1] * 100) if held else None
 
 
+def _most_probable(field_prob: np.ndarray, indexes: list[int]) -> int:
+    """The word of ``indexes`` the model gives the total most probability, the first on a tie."""
+    return max(indexes, key=lambda i: (float(field_prob[i]), -i))
+
+
 def _prefer_paid(
     receipt: Receipt, field_prob: np.ndarray, span: tuple[int, int] | None, amounts: list[float | None]
 ) -> tuple[int, int] | None:
@@ -180,7 +185,7 @@ def _prefer_paid(
     ]
     if not found:
         return span
-    return _with_currency(receipt, field_prob, max(found, key=lambda i: (float(field_prob[i]), -i)))
+    return _with_currency(receipt, field_prob, _most_probable(field_prob, found))
 
 
 def _prefer_taxed(
@@ -204,7 +209,7 @@ def _prefer_taxed(
     ]
     if not found:
         return span
-    return _with_currency(receipt, field_prob, max(found, key=lambda i: (float(field_prob[i]), -i)))
+    return _with_currency(receipt, field_prob, _most_probable(field_prob, found))
 
 
 def _with_currency(receipt: Receipt, field_prob: np.ndarray, best: int) -> tuple[int, int]:
@@ -236,5 +241,5 @@ def _prefer_rounded(
     rounded = [i for i, a in enumerate(amounts) if a is not None and round(a * 100) == target]
     if not rounded:
         return span
-    best = max(rounded, key=lambda i: (float(field_prob[i]), -i))
+    best = _most_probable(field_prob, rounded)
     return best, best + 1
