@@ -93,7 +93,9 @@ class AttemptGuard:
         self.job_id: str = attempt.msg.job_id
         self.settings = GuardSettings.from_job(attempt.job)
         self.started_at = float(attempt.lease.started_at or time.time())
-        fresh = self.store.get(self.job_id) or attempt.job
+        # Read through transient errors: one throttled GetItem here would otherwise end an
+        # attempt whose trainer has just started (LOST, and the job waits out its lease).
+        fresh = attempt.read_job() or attempt.job
         # Runtime of earlier attempts; this one's counts from its start.
         self.runtime_before = runtime_used_s(fresh, now=self.started_at)
         # Seconds between reads of the job record (a cancel request): the heartbeat, at least

@@ -356,6 +356,39 @@ def test_one_aws_blip_during_a_heartbeat_does_not_kill_the_trainer(stack, monkey
     assert job["global_step"] == 40
 
 
+def test_a_blip_reading_the_record_as_the_trainer_starts_does_not_end_the_attempt(stack, monkeypatch):
+    """The attempt's guard reads the job record right after the trainer starts; one throttled
+    GetItem there ended the attempt (LOST: the job waited out its lease; CI chaos run of
+    2026-12-03). It is read through transient errors like every other record read."""
+    from botocore.exceptions import ClientError
+
+    from receipt_lightning.jobs.trainer_process import TrainerProcess
+
+    names, _, root = stack
+    job_id = _submit(names)
+    plan(root, job_id, steps=10, step_s=0.05)
+    started, failed = [], []
+    real_start, real_get = TrainerProcess.start, JobStore.get
+
+    def start(self, *a, **kw):
+        started.append(True)
+        return real_start(self, *a, **kw)
+
+    def get(self, *a, **kw):
+        if started and not failed:
+            failed.append(True)
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "GetItem")
+        return real_get(self, *a, **kw)
+
+    monkeypatch.setattr(TrainerProcess, "start", start)
+    monkeypatch.setattr(JobStore, "get", get)
+    run_worker(names, max_jobs=1)
+    job = real_get(JobStore(names.jobs_table), job_id)
+    assert failed, "the record was never read after the trainer started"
+    assert job["status"] == COMPLETED and len(job["attempts"]) == 1, job
+    assert job["global_step"] == 10
+
+
 def test_a_lease_call_cannot_outlast_the_lease(stack):
     """The lease store's client gives up after 2 tries of a 5 s read (the default client: 5 tries
     of 30 s, longer than a 120 s lease); the worker renews through it."""

@@ -66,7 +66,12 @@ def main(argv: list[str]) -> int:
     plan = json.loads(plan_path.read_text()) if plan_path.exists() else {}
     counter = run_dir / "fake_attempts"
     attempt = int(counter.read_text()) + 1 if counter.exists() else 1
-    counter.write_text(str(attempt))
+    # Written whole or not at all: a worker that kills this trainer as it starts (it gave up on
+    # the message after a failed AWS call) must not leave an empty counter that fails every
+    # later attempt (the CI failure of 2026-12-03: flaky-0 FAILED after three such attempts).
+    tmp = counter.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(str(attempt))
+    tmp.replace(counter)
     event(root, f"start {run_id} attempt {attempt} token {os.environ.get('RL_JOB_ATTEMPT', '-')}")
     fence = None
     if os.environ.get("RL_JOB_ATTEMPT"):
