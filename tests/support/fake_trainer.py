@@ -42,10 +42,15 @@ def event(root: Path, text: str) -> None:
         f.write(f"{time.time():.3f} {os.getpid()} {text}\n")
 
 
-def write_json(path: Path, data: dict) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Written whole or not at all: a trainer killed mid-write leaves the old file."""
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
+    tmp.write_text(text)
     tmp.replace(path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    write_atomic(path, json.dumps(data))
 
 
 def main(argv: list[str]) -> int:
@@ -66,12 +71,9 @@ def main(argv: list[str]) -> int:
     plan = json.loads(plan_path.read_text()) if plan_path.exists() else {}
     counter = run_dir / "fake_attempts"
     attempt = int(counter.read_text()) + 1 if counter.exists() else 1
-    # Written whole or not at all: a worker that kills this trainer as it starts (it gave up on
-    # the message after a failed AWS call) must not leave an empty counter that fails every
-    # later attempt (the CI failure of 2026-12-03: flaky-0 FAILED after three such attempts).
-    tmp = counter.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(str(attempt))
-    tmp.replace(counter)
+    # A worker may kill this trainer as it starts (it gave up on the message after a failed AWS
+    # call): an empty counter would fail every later attempt (CI chaos run of 2026-12-03).
+    write_atomic(counter, str(attempt))
     event(root, f"start {run_id} attempt {attempt} token {os.environ.get('RL_JOB_ATTEMPT', '-')}")
     fence = None
     if os.environ.get("RL_JOB_ATTEMPT"):
