@@ -49,10 +49,13 @@ _SPACE_BEFORE_COMMA = re.compile(r" (?=[,.](?: |$))")
 _GLUED_POSTCODE = re.compile(r"(?<![\dA-Z])(\d{5})(?=[A-Z])")
 # What a span takes in around an address that no key holds: none of the 501 shared SROIE address
 # keys starts with a company registration number ("148481-U 425, JALAN ...") or holds a phone
-# number ("... 81100 JOHOR BAHRU 07-355 2616", "TEL: 03-1234 5678").
+# number ("... 81100 JOHOR BAHRU 07-355 2616", "TEL: 03-1234 5678"; a comma or a lone dot around
+# it goes with it, a dot that ends the word before it stays: "SELANGOR. 03-3279 1851,").
 _LEADING_REGISTRATION_NO = re.compile(r"^\(?\d{4,8}-[A-Z]\)?\s+(?=\S)")
+# Nor does one start with an address label ("HQ ADD: LOT 11995, ..."): the key starts after it.
+_ADDRESS_LABEL = re.compile(r"^(?:HQ\s+)?ADD(?:RESS)?\s*:\s*(?=\S)", re.IGNORECASE)
 _ADDRESS_PHONE = re.compile(
-    r"[\s,.]*\b(?:(?:TEL|FAX|PHONE|H/P)\b[\s.:]*)?\(?0\d{1,2}\)?[-\s]?\d{3,4}[-\s]?\d{3,4}\s*$"
+    r"(?:[\s,]|(?<=\s)\.)*\b(?:(?:TEL|FAX|PHONE|H/P)\b[\s.:]*)?\(?0\d{1,2}\)?[-\s]?\d{3,4}[-\s]?\d{3,4}[\s,.]*$"
 )
 # "(728384-M)", "(1234567-X" (bracket lost in OCR), "( 482123-U )": digits first, then digits,
 # dashes, letters.
@@ -114,7 +117,8 @@ def field_text(field: str, words: Sequence[str]) -> str:
         text = _REGISTRATION_NO.sub("", clean_multiline(text))
         return _COMPANY_TAIL.sub("", _COMPANY_LEAD.sub("", text))
     if field == "address":
-        text = _ADDRESS_PHONE.sub("", _LEADING_REGISTRATION_NO.sub("", clean_multiline(text)))
+        text = _LEADING_REGISTRATION_NO.sub("", _ADDRESS_LABEL.sub("", clean_multiline(text)))
+        text = _ADDRESS_PHONE.sub("", text)
         return _GLUED_POSTCODE.sub(r"\1 ", text)
     if field in MULTI_LINE_FIELDS:
         return clean_multiline(text)

@@ -174,6 +174,15 @@ def prefer_legal_span(
     return max(others, key=mass) if others else best
 
 
+def line_start_after_label(index: int, line_ids: Sequence[int], words: Sequence[str]) -> int:
+    """The first word of the OCR line of word ``index``, or the word after the last label ending
+    in a colon before ``index`` on that line ("OWN BY:", "HQ ADD:")."""
+    start = index
+    while start > 0 and line_ids[start - 1] == line_ids[index] and not words[start - 1].endswith(":"):
+        start -= 1
+    return start
+
+
 def whole_first_line(
     span: tuple[int, int], line_ids: Sequence[int] | None, words: Sequence[str]
 ) -> tuple[int, int]:
@@ -184,11 +193,50 @@ def whole_first_line(
     start, end = span
     if line_ids is None or not LEGAL_SPAN_WHOLE_FIRST_LINE or not LEGAL_SUFFIX.search(" ".join(words[start:end])):
         return span
-    while start > 0 and line_ids[start - 1] == line_ids[span[0]] and not words[start - 1].endswith(":"):
-        start -= 1
+    start = line_start_after_label(start, line_ids, words)
     if start == span[0] and start > 0 and all(LEGAL_SUFFIX.fullmatch(w) for w in words[start:end]):
         # A legal form alone ("SDN BHD" on a line of its own) is no name: the line above is.
         start -= 1
         while start > 0 and line_ids[start - 1] == line_ids[start]:
             start -= 1
     return start, end
+
+
+def drop_stray_end_lines(
+    span: tuple[int, int], line_ids: Sequence[int] | None, words: Sequence[str]
+) -> tuple[int, int]:
+    """An address span over several OCR lines without the part of its first or last line that it
+    takes only in part and that holds no digit: the tail of a shop line before it ("BHPETROL
+    SUBANG" | "AIRPORT") or the head of a label line after it ("PREPAY" | "CHIT NUMBER", "FAX:" |
+    "03-5121 5716"). Keys hold whole lines: of the 493 weak-labelled address spans of the shared
+    receipts that run over several lines, one starts and one ends inside a line, both on a part
+    with digits ("LOT 11995, ..." after "HQ ADD:", "81750 JOHOR BAHRU, JOHOR," before "TEL NO.:")."""
+    start, end = span
+    if line_ids is None or end - start < 2 or line_ids[start] == line_ids[end - 1]:
+        return span
+    if start > 0 and line_ids[start - 1] == line_ids[start]:
+        line_end = start
+        while line_end < end and line_ids[line_end] == line_ids[start]:
+            line_end += 1
+        if not any(has_digit(w) for w in words[start:line_end]):
+            start = line_end
+    if end < len(line_ids) and line_ids[end] == line_ids[end - 1]:
+        line_start = end
+        while line_start > start and line_ids[line_start - 1] == line_ids[end - 1]:
+            line_start -= 1
+        if not any(has_digit(w) for w in words[line_start:end]):
+            end = line_start
+    return (start, end) if end > start else span
+
+
+def whole_address_first_line(
+    span: tuple[int, int], line_ids: Sequence[int] | None, words: Sequence[str]
+) -> tuple[int, int]:
+    """An address span that starts inside its first OCR line (after ``drop_stray_end_lines``: on a
+    part with a digit) widened to the line's start, up to a label ending in a colon: the model is
+    least sure of a block word before the number ("BLK" of "BLK 2, UNIT G1 & G2, ..."), and of the
+    493 weak-labelled address spans over several lines only the one after "HQ ADD:" starts inside
+    a line."""
+    if line_ids is None or span[1] <= span[0]:
+        return span
+    return line_start_after_label(span[0], line_ids, words), span[1]

@@ -9,7 +9,14 @@ from receipt_lightning.errors import InputError
 from receipt_lightning.fields.decoding import decode_fields, gold_word_probs
 from receipt_lightning.fields.lexicon import FieldLexicon
 from receipt_lightning.fields.normalize import extract_date, extract_total, field_text
-from receipt_lightning.fields.spans import bridge_gaps, complete_lines, field_spans, legal_name_lines
+from receipt_lightning.fields.spans import (
+    bridge_gaps,
+    complete_lines,
+    drop_stray_end_lines,
+    field_spans,
+    legal_name_lines,
+    whole_address_first_line,
+)
 from receipt_lightning.receipt import SROIE_FIELDS, Receipt, bio_label_list
 
 LABELS = bio_label_list(SROIE_FIELDS)
@@ -74,6 +81,42 @@ def test_an_address_takes_in_the_rest_of_its_first_and_last_line_when_they_lean_
     field_prob[:2] = 1.0
     assert complete_lines((3, 9), field_prob, r.line_ids)[0] == 2
     assert complete_lines((3, 9), field_prob, None) == (3, 9)
+
+
+def test_an_address_leaves_out_a_part_line_without_digits_at_either_end():
+    """Seen out of fold on SROIE: the tail of the shop line before the address ("AIRPORT" of
+    "BHPETROL SUBANG AIRPORT") and the head of a label line after it ("PREPAY" of "PREPAY CHIT
+    NUMBER") read as address; keys hold whole lines."""
+    r = receipt_of(
+        [["BHPETROL", "SUBANG", "AIRPORT"], ["LOT", "1626,", "JALAN", "LAUT"], ["16200", "KELANTAN"],
+         ["PREPAY", "CHIT", "NUMBER"]]
+    )
+    tags = ["O", "O", "B-address"] + ["I-address"] * 7 + ["O", "O"]
+    probs = probs_for(tags, [1.0] * 12)
+    assert decode_fields(r, probs, LABELS)["address"] == "LOT 1626, JALAN LAUT 16200 KELANTAN"
+    assert drop_stray_end_lines((2, 10), r.line_ids, r.words) == (3, 9)
+    # A part line with a digit is address ("HQ ADD:" | "LOT 11995, ...", "81750 JOHOR," | "TEL:").
+    r2 = receipt_of([["HQ", "ADD:", "LOT", "5"], ["81750", "JOHOR,", "TEL:", "07-387"]])
+    assert drop_stray_end_lines((2, 6), r2.line_ids, r2.words) == (2, 6)
+    # A span on one line, or of whole lines, is left alone; so is one that would be emptied.
+    assert drop_stray_end_lines((1, 2), r.line_ids, r.words) == (1, 2)
+    assert drop_stray_end_lines((3, 9), r.line_ids, r.words) == (3, 9)
+    assert drop_stray_end_lines((2, 10), None, r.words) == (2, 10)
+
+
+def test_an_address_starting_inside_a_line_takes_in_its_start_up_to_a_label():
+    """Seen out of fold on SROIE: "BLK" of "BLK 2, UNIT G1 & G2, ..." left out by the model."""
+    r = receipt_of([["ACME", "SDN", "BHD"], ["BLK", "2,", "UNIT", "G1"], ["81300", "JOHOR"]])
+    tags = ["B-company", "I-company", "I-company", "O", "B-address", "I-address", "I-address"]
+    tags += ["I-address", "I-address"]
+    probs = probs_for(tags, [1.0] * len(tags))
+    assert decode_fields(r, probs, LABELS)["address"] == "BLK 2, UNIT G1 81300 JOHOR"
+    assert whole_address_first_line((4, 9), r.line_ids, r.words) == (3, 9)
+    # Never past a label ending in a colon, nor into the line above.
+    r2 = receipt_of([["TEL", "123"], ["HQ", "ADD:", "LOT", "5,"], ["41400", "KLANG"]])
+    assert whole_address_first_line((4, 8), r2.line_ids, r2.words) == (4, 8)
+    assert whole_address_first_line((2, 8), r2.line_ids, r2.words) == (2, 8)
+    assert whole_address_first_line((5, 8), r2.line_ids, r2.words) == (4, 8)
 
 
 def test_company_drops_a_bracketed_registration_number():
@@ -170,6 +213,10 @@ def test_post_processing_rules():
     assert field_text("address", "148481-U 425, JALAN PAHANG".split()) == "425, JALAN PAHANG"
     assert field_text("address", "81100 JOHOR 07-355 2616".split()) == "81100 JOHOR"
     assert field_text("address", "56000 KL, TEL: 03-1234 5678".split()) == "56000 KL"
+    # ... also where OCR left a comma after the number, or an address label before the address.
+    assert field_text("address", "KUALA SELANGOR. 03-3279 1851,".split()) == "KUALA SELANGOR."
+    assert field_text("address", "HQ ADD: LOT 11995, BATU 2".split()) == "LOT 11995, BATU 2"
+    assert field_text("address", "NO: G3, BLK G".split()) == "NO: G3, BLK G"
     assert (
         field_text("address", "LOT 1851-A, 41150 KLANG 1076-IJOK".split())
         == "LOT 1851-A, 41150 KLANG 1076-IJOK"
