@@ -214,18 +214,12 @@ def drop_stray_end_lines(
     start, end = span
     if line_ids is None or end - start < 2 or line_ids[start] == line_ids[end - 1]:
         return span
-    if start > 0 and line_ids[start - 1] == line_ids[start]:
-        line_end = start
-        while line_end < end and line_ids[line_end] == line_ids[start]:
-            line_end += 1
-        if not any(has_digit(w) for w in words[start:line_end]):
-            start = line_end
-    if end < len(line_ids) and line_ids[end] == line_ids[end - 1]:
-        line_start = end
-        while line_start > start and line_ids[line_start - 1] == line_ids[end - 1]:
-            line_start -= 1
-        if not any(has_digit(w) for w in words[line_start:end]):
-            end = line_start
+    lines = [(a, b) for a, b in line_runs(line_ids) if a < end and b > start]
+    (first_start, first_end), (last_start, last_end) = lines[0], lines[-1]
+    if first_start < start and not any(has_digit(w) for w in words[start:first_end]):
+        start = first_end
+    if last_end > end and not any(has_digit(w) for w in words[last_start:end]):
+        end = last_start
     return (start, end) if end > start else span
 
 
