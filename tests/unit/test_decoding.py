@@ -566,6 +566,35 @@ def test_an_amount_on_a_tax_line_is_no_total_however_sure_the_model_is():
     assert not is_tax_label("TOTAL") and not is_tax_label("GRANDTOTALAFTERTAX")
 
 
+def test_the_cash_tendered_less_the_change_is_the_total_over_a_surer_item_price():
+    """Seen out of fold: an item's price (and a service charge, the tax included) read as the total
+    where the receipt prints the cash and the change; the difference is the total's amount."""
+    r = receipt_of(
+        [["CENDOL", "RM5.30"], ["SUBTOTAL", "RM53.60"], ["CASH", "RM100.00"], ["CHANGE", "RM46.40"]]
+    )
+    tags = ["O", "B-total", "O", "O", "O", "O", "O", "O"]
+    probs = probs_for(tags, [0.9, 0.99] + [0.9] * 6)
+    probs[3, LABELS.index("B-total")] = 0.01  # 99x less sure of the subtotal line's amount
+    assert decode_fields(r, probs, LABELS) == {"total": "RM53.60"}
+    # Without the change printed the model's choice stands: the subtotal's label counts against it.
+    r = receipt_of([["CENDOL", "RM5.30"], ["SUBTOTAL", "RM53.60"], ["CASH", "RM100.00"]])
+    assert decode_fields(r, probs[:6], LABELS) == {"total": "RM5.30"}
+
+
+def test_paid_less_change_reads_payment_and_change_lines_only():
+    from receipt_lightning.fields.text_match import parse_amount
+    from receipt_lightning.fields.total_rank import paid_less_change
+
+    r = receipt_of(
+        [["ITEM", "5.00"], ["TUNAI", "50.00"], ["BAKI", "11.00"], ["CHANGE", "0.00"], ["VISA", "2.00"]]
+    )
+    amounts = [parse_amount(w) if any(c.isdigit() for c in w) else None for w in r.words]
+    # 50.00 - 11.00; a change of 0 and the item are no part of it; VISA is no payment label.
+    assert paid_less_change(r, amounts) == {3900}
+    r = receipt_of([["CASH", "10.00"], ["CHANGE", "10.00"]])
+    assert paid_less_change(r, [None, 10.0, None, 10.0]) == set()
+
+
 def test_an_amount_of_zero_is_never_the_total():
     """Seen out of fold: "ROUNDING ADJ. RM0.00" read as the total; no key holds a zero total."""
     r = receipt_of([["SUB", "TOTAL", "RM40.00"], ["ROUNDING", "ADJ.", "RM0.00"], ["TOTAL", "RM40.00"]])
