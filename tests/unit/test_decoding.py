@@ -593,6 +593,9 @@ def test_paid_less_change_reads_payment_and_change_lines_only():
     assert paid_less_change(r, amounts) == {3900}
     r = receipt_of([["CASH", "10.00"], ["CHANGE", "10.00"]])
     assert paid_less_change(r, [None, 10.0, None, 10.0]) == set()
+    # Seen out of fold: the amount handed over printed as "TOTAL PAID" under "GRAND TOTAL".
+    r = receipt_of([["GRAND", "TOTAL", "RM14.20"], ["TOTAL", "PAID", "RM20.20"], ["CHANGE", "RM6.00"]])
+    assert paid_less_change(r, [None, None, 14.2, None, None, 20.2, None, 6.0]) == {1420}
 
 
 def test_an_amount_of_zero_is_never_the_total():
