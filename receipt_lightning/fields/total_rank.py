@@ -132,8 +132,9 @@ def rounded_cents(cents: int, step: int = ROUNDING_SEN) -> int:
 
 
 def paid_less_change(receipt: Receipt, amounts: list[float | None]) -> set[int]:
-    """Cents of each amount printed on a payment line ("CASH", "TUNAI", "TOTAL PAID") less each amount above 0
-    printed on a change line ("CHANGE", "BAKI"): the amount paid, when both are printed.
+    """Cents of each amount printed on a payment line ("CASH", "TUNAI", "TOTAL PAID") less each
+    amount above 0 printed on a change line ("CHANGE", "BAKI"): the amount paid, when both are
+    printed.
 
     ``amounts``: the amount each word holds, None for other words."""
     paid: set[int] = set()
