@@ -137,17 +137,23 @@ def paid_less_change(receipt: Receipt, amounts: list[float | None]) -> set[int]:
     printed.
 
     ``amounts``: the amount each word holds, None for other words."""
-    paid: set[int] = set()
-    change: set[int] = set()
+    change = change_cents(receipt, amounts)
+    paid = set()
     for i, amount in enumerate(amounts):
-        if amount is None or amount <= 0:
-            continue
-        label = label_text(receipt, i)
-        if CHANGE_LABEL.search(label):
-            change.add(round(amount * 100))
-        elif PAYMENT_LABEL.search(label):
-            paid.add(round(amount * 100))
+        if amount is not None and amount > 0:
+            label = label_text(receipt, i)
+            if PAYMENT_LABEL.search(label) and not CHANGE_LABEL.search(label):
+                paid.add(round(amount * 100))
     return {p - c for p in paid for c in change if p > c}
+
+
+def change_cents(receipt: Receipt, amounts: list[float | None]) -> set[int]:
+    """Cents of each amount above 0 printed on a change line ("CHANGE", "BAKI")."""
+    return {
+        round(a * 100)
+        for i, a in enumerate(amounts)
+        if a is not None and a > 0 and CHANGE_LABEL.search(label_text(receipt, i))
+    }
 
 
 def candidate_score(receipt: Receipt, field_prob: np.ndarray, index: int, paid: bool = False) -> float:
@@ -210,12 +216,7 @@ def _prefer_paid(
     cents = _span_cents(span, amounts)
     if span is None or cents is None or not PAYMENT_LABEL.search(label_text(receipt, span[1] - 1)):
         return span
-    change = {
-        round(a * 100)
-        for i, a in enumerate(amounts)
-        if a is not None and a > 0 and CHANGE_LABEL.search(label_text(receipt, i))
-    }
-    paid = {cents - c for c in change if cents - c > 0}
+    paid = {cents - c for c in change_cents(receipt, amounts) if cents - c > 0}
     found = [
         i
         for i, a in enumerate(amounts)
