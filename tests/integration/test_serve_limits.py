@@ -77,7 +77,8 @@ def test_a_slow_prediction_is_a_504_and_the_loop_stays_free(start_server):
         time.sleep(0.1)
         health_started = time.monotonic()
         assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
-        assert time.monotonic() - health_started < 1.0  # not queued behind the 3 s prediction
+        # Queued behind the prediction it would take its remaining 2.9 s; 2 s leaves room for load.
+        assert time.monotonic() - health_started < 2.0
         response = slow.result()
     assert response.status_code == 504 and response.json()["error"]["code"] == "timeout"
     assert 0.4 < time.monotonic() - started < 2.5  # the limit, not the 3 s prediction
