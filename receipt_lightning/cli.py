@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import select
 import sys
 
 # command name -> (module under receipt_lightning.commands, one-line help)
@@ -77,6 +79,27 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# What a shell reports for a command killed by SIGPIPE (128 + 13): `receipt-lightning jobs | head`
+# ends the way `cat big | head` does.
+EXIT_BROKEN_PIPE = 141
+
+
+def stdout_reader_gone() -> bool:
+    """True where stdout is a pipe or socket whose reader has closed it (``... | head``).
+
+    A broken pipe anywhere else (a socket to AWS, a child's pipe) is a real failure, so the
+    CLI hides only this one: poll reports POLLERR on a pipe's write end once its reader is gone.
+    """
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+    except (AttributeError, OSError, ValueError):
+        # No file descriptor (output captured in memory) or no poll() (Windows): not a pipe.
+        return False
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
 def _command_name(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
@@ -102,7 +125,18 @@ def main(argv: list[str] | None = None) -> int:
             from receipt_lightning.commands.common import apply_aws_arguments
 
             apply_aws_arguments(args)
-        return int(args._module.run(args) or 0)
+        code = int(args._module.run(args) or 0)
+        # Flush here, not at interpreter exit, so a reader that went away is seen below.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        if not stdout_reader_gone():
+            raise
+        # Nothing more can reach the reader; point stdout at /dev/null so the interpreter's own
+        # flush at exit does not raise again and print a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except ReceiptLightningError as err:
         # Our own errors already say what and where: one line, no traceback.
         print(f"receipt-lightning {args.command}: error: {err}", file=sys.stderr)
