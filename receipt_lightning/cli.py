@@ -79,11 +79,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-# What a shell reports for a command killed by SIGPIPE (128 + 13): `receipt-lightning jobs | head`
-# ends the way `cat big | head` does.
-EXIT_BROKEN_PIPE = 141
-
-
 def stdout_reader_gone() -> bool:
     """True where stdout is a pipe or socket whose reader has closed it (``... | head``).
 
@@ -105,7 +100,12 @@ def _command_name(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from receipt_lightning.errors import EXIT_FAILED, EXIT_USAGE, ReceiptLightningError
+    from receipt_lightning.errors import (
+        EXIT_BROKEN_PIPE,
+        EXIT_FAILED,
+        EXIT_USAGE,
+        ReceiptLightningError,
+    )
 
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(_command_name(argv))

@@ -18,6 +18,9 @@ EXIT_FATAL = 3
 # "Interrupted, resumable": distinct from success and from any failure code; 75 is EX_TEMPFAIL
 # in sysexits.h ("temporary failure, the user is invited to retry").
 EXIT_INTERRUPTED = 75
+# The CLI's code when the reader of its stdout went away (`receipt-lightning jobs | head`): what a
+# shell reports for a command killed by SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 141
 
 
 class ReceiptLightningError(Exception):

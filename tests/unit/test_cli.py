@@ -53,7 +53,7 @@ sys.exit(cli.main(["flood"]))
 def test_reader_closing_the_pipe_ends_quietly():
     # `receipt-lightning jobs | head -1`: the command stops with the shell's SIGPIPE status and
     # no traceback on stderr.
-    from receipt_lightning.cli import EXIT_BROKEN_PIPE
+    from receipt_lightning.errors import EXIT_BROKEN_PIPE
 
     proc = subprocess.Popen(
         [sys.executable, "-c", FLOOD], stdout=subprocess.PIPE, stderr=subprocess.PIPE
